@@ -1,0 +1,502 @@
+"""Evolution strategies: black-box optimisation with the score-function estimator.
+
+Replace the objective :math:`f(\\theta)` by its Gaussian smoothing
+
+.. math::  J_\\sigma(\\theta) = \\mathbb E_{x \\sim \\mathcal N(\\theta, \\sigma^2 I)}[f(x)]
+           = \\mathbb E_{\\epsilon \\sim \\mathcal N(0, I)}[f(\\theta + \\sigma\\epsilon)].
+
+Its gradient is the general score-function estimator with the search distribution
+:math:`p_\\theta = \\mathcal N(\\theta, \\sigma^2 I)`, whose score in the mean is
+:math:`(x - \\theta)/\\sigma^2 = \\epsilon/\\sigma`:
+
+.. math::  \\nabla_\\theta J_\\sigma(\\theta) = \\mathbb E[f(\\theta + \\sigma\\epsilon)\\,\\epsilon] / \\sigma .
+
+Only values of f are needed, never its gradient: f is a black box.  This module provides the
+search distribution (:class:`SearchDistribution`, with antithetic sampling), rank-based fitness
+shaping (:func:`centered_ranks`), the optimiser of Salimans et al. (2017) (:func:`optimize`,
+Adam or SGD steps), standard test functions with closed forms (:func:`rosenbrock`,
+:class:`Quadratic`), and a linear CartPole-v1 policy evaluated as a black box
+(:class:`CartPoleBlackBox`).  Objectives are vectorised: they take a batch of parameter vectors
+``(n, d)`` and return ``(n,)`` values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import check_finite, check_positive, check_positive_int, check_shape
+from .estimators import score_function_samples
+from .quadrature import gauss_hermite
+
+__all__ = [
+    "SearchDistribution",
+    "centered_ranks",
+    "smoothed_gradient_samples",
+    "smoothed_objective_quadrature",
+    "ESResult",
+    "optimize",
+    "rosenbrock",
+    "rosenbrock_smoothed",
+    "rosenbrock_smoothed_minimiser",
+    "Quadratic",
+    "quadratic_problem",
+    "linear_policy_actions",
+    "cartpole_returns",
+    "cartpole_start_states",
+    "CartPoleBlackBox",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# The search distribution and the score-function gradient of the smoothed objective
+# ---------------------------------------------------------------------------------------------
+class SearchDistribution:
+    """The isotropic Gaussian :math:`\\mathcal N(\\theta, \\sigma^2 I)` over parameter vectors.
+
+    A distribution object in the sense of :func:`pgbook.estimators.score_function_samples`:
+    its parameters are the mean ``theta`` (d,) only (``sigma`` is fixed), so ``score`` is
+    ``(x - theta) / sigma^2`` with shape (n, d).  With ``antithetic=True`` the ``n`` samples
+    (n even) come in mirrored pairs: rows ``i`` and ``i + n/2`` are ``theta + sigma*eps`` and
+    ``theta - sigma*eps``.
+    """
+
+    def __init__(self, theta, sigma: float, antithetic: bool = True):
+        theta = check_finite(theta, "theta")
+        self.theta = check_shape(theta, (None,), "theta").copy()
+        self.sigma = check_positive(sigma, "sigma")
+        self.antithetic = bool(antithetic)
+
+    @property
+    def params(self) -> np.ndarray:
+        return self.theta.copy()
+
+    @property
+    def dim(self) -> int:
+        return self.theta.size
+
+    def with_params(self, params) -> "SearchDistribution":
+        return SearchDistribution(params, self.sigma, self.antithetic)
+
+    def sample_eps(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Standard-normal directions (n, d), in mirrored pairs when antithetic."""
+        n = check_positive_int(n, "n")
+        if self.antithetic:
+            if n % 2:
+                raise ValueError(f"n must be even for antithetic sampling, got {n}")
+            half = rng.standard_normal((n // 2, self.dim))
+            return np.concatenate([half, -half])
+        return rng.standard_normal((n, self.dim))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` parameter vectors (n, d) drawn from the search distribution."""
+        return self.theta + self.sigma * self.sample_eps(rng, n)
+
+    def log_prob(self, x) -> np.ndarray:
+        x = check_shape(check_finite(x, "x"), (None, self.dim), "x")
+        z = (x - self.theta) / self.sigma
+        return -0.5 * np.sum(z**2, axis=1) - self.dim * (np.log(self.sigma) + 0.5 * np.log(2 * np.pi))
+
+    def score(self, x) -> np.ndarray:
+        """Gradient of ``log_prob`` in the mean: ``(x - theta) / sigma^2``, shape (n, d)."""
+        x = check_shape(check_finite(x, "x"), (None, self.dim), "x")
+        return (x - self.theta) / self.sigma**2
+
+    def mean(self) -> np.ndarray:
+        return self.theta.copy()
+
+
+def centered_ranks(values) -> np.ndarray:
+    """Rank-based fitness shaping: values (n,) -> utilities in [-0.5, 0.5] (n,).
+
+    The smallest value gets -0.5, the largest +0.5, evenly spaced in rank; tied values share
+    the average of their ranks (so a population of equal values gives all zeros: no step).
+    The utilities sum to zero, so they act as their own baseline, and they do not change if f
+    is replaced by any increasing function of f.
+    """
+    values = check_shape(check_finite(values, "values"), (None,), "values")
+    n = values.size
+    if n < 2:
+        raise ValueError(f"values needs at least 2 entries to rank, got {n}")
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ranks = (first + (counts - 1) / 2.0)[inverse]
+    return ranks / (n - 1) - 0.5
+
+
+def _call_objective(f, x) -> np.ndarray:
+    values = np.asarray(f(x), dtype=float)
+    if values.shape != (x.shape[0],):
+        raise ValueError(f"the objective must map a batch of shape {x.shape} to values of shape ({x.shape[0]},), "
+                         f"got {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("the objective returned NaN or infinite values; check it, or make sigma or the "
+                         "learning rate smaller so the search stays where f is finite")
+    return values
+
+
+def smoothed_gradient_samples(f, theta, sigma: float, n: int, rng: np.random.Generator,
+                              antithetic: bool = False) -> np.ndarray:
+    """Independent unbiased samples of :math:`\\nabla_\\theta J_\\sigma(\\theta)` from ``n`` calls of f.
+
+    Each sample is ``f(theta + sigma*eps) * eps / sigma`` (the score-function estimator of
+    :mod:`pgbook.estimators` with :class:`SearchDistribution`).  With ``antithetic=True`` the
+    two members of each mirrored pair are averaged,
+    ``(f(theta + sigma*eps) - f(theta - sigma*eps)) * eps / (2 sigma)``, so the result has
+    ``n / 2`` rows; rows are independent either way, so their standard error is honest.
+    Returns (n, d) or (n/2, d).
+    """
+    dist = SearchDistribution(theta, sigma, antithetic)
+    samples = score_function_samples(dist, lambda x: _call_objective(f, x), n, rng)
+    if antithetic:
+        half = samples.shape[0] // 2
+        return 0.5 * (samples[:half] + samples[half:])
+    return samples
+
+
+def smoothed_objective_quadrature(f, theta, sigma: float, order: int = 40) -> float:
+    """:math:`J_\\sigma(\\theta)` by tensor-product Gauss-Hermite quadrature (deterministic).
+
+    Practical for small dimension d <= 4 (``order ** d`` calls of f in one batch); exact when f
+    is a polynomial of degree below ``2 * order`` in every coordinate (e.g. Rosenbrock).
+    """
+    theta = check_shape(check_finite(theta, "theta"), (None,), "theta")
+    sigma = check_positive(sigma, "sigma")
+    d = theta.size
+    if d > 4:
+        raise ValueError(f"theta must have at most 4 entries for tensor quadrature, got {d}")
+    t, w = gauss_hermite(order)
+    grids = np.meshgrid(*([t] * d), indexing="ij")
+    eps = np.stack([g.ravel() for g in grids], axis=1)
+    weights = np.prod(np.stack(np.meshgrid(*([w] * d), indexing="ij")).reshape(d, -1), axis=0)
+    return float(weights @ _call_objective(f, theta + sigma * eps))
+
+
+# ---------------------------------------------------------------------------------------------
+# The optimiser
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ESResult:
+    """What :func:`optimize` returns.
+
+    theta: final mean (d,).  thetas: the mean before every iteration and at the end
+    (iterations + 1, d), where iterations counts those actually run (fewer if a target stopped the run).  sigmas: sigma used at every iteration (iterations,).
+    learning_rates: the step size used at every iteration (iterations,).
+    population_values: mean objective value over each population (iterations,).
+    populations: the sampled parameter vectors (iterations, n, d) if ``record_population``.
+    evaluations: total number of objective values computed.
+    """
+
+    theta: np.ndarray
+    thetas: np.ndarray
+    sigmas: np.ndarray
+    learning_rates: np.ndarray
+    population_values: np.ndarray
+    evaluations: int
+    populations: np.ndarray | None = field(default=None, repr=False)
+
+
+class _Adam:
+    def __init__(self, d, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps = learning_rate, beta1, beta2, eps
+        self.m = np.zeros(d)
+        self.v = np.zeros(d)
+        self.t = 0
+
+    def step(self, grad):
+        self.t += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * grad
+        self.v = self.b2 * self.v + (1 - self.b2) * grad**2
+        m_hat = self.m / (1 - self.b1**self.t)
+        v_hat = self.v / (1 - self.b2**self.t)
+        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class _SGD:
+    def __init__(self, d, learning_rate, momentum=0.0):
+        self.lr, self.momentum = learning_rate, momentum
+        self.velocity = np.zeros(d)
+
+    def step(self, grad):
+        self.velocity = self.momentum * self.velocity + grad
+        return self.lr * self.velocity
+
+
+def optimize(f, theta0, *, sigma: float, population: int, iterations: int, learning_rate: float,
+             rng: np.random.Generator, optimizer: str = "adam", shaping: str = "ranks",
+             maximize: bool = False, antithetic: bool = True, sigma_decay: float = 1.0,
+             sigma_min: float = 0.0, learning_rate_decay: float = 1.0, momentum: float = 0.0,
+             record_population: bool = False, target: float | None = None,
+             callback=None) -> ESResult:
+    """Evolution strategies (Salimans et al., 2017): minimise (or maximise) a black-box f.
+
+    Each iteration draws ``population`` parameter vectors from :math:`\\mathcal N(\\theta, \\sigma^2 I)`
+    (in mirrored pairs if ``antithetic``), evaluates f on the whole batch at once, turns the
+    values into fitness (``-f`` when minimising), shapes it (``shaping="ranks"``: centred ranks,
+    :func:`centered_ranks`; ``"none"``: raw fitness), and forms the score-function estimate
+    :math:`g = \\frac1n\\sum_i u_i\\,\\epsilon_i/\\sigma` of the ascent direction.  The mean moves by an
+    Adam (``optimizer="adam"``) or SGD (``"sgd"``, optional ``momentum``) step along g.  After each
+    iteration ``sigma`` is multiplied by ``sigma_decay`` (not below ``sigma_min``) and the step size
+    by ``learning_rate_decay``.
+    ``callback(iteration, theta, sigma)`` is called after each step if given.  With a ``target``,
+    the run stops early once the mean value of a population reaches it (``>= target`` when
+    maximising, ``<= target`` when minimising); the result's arrays then end at that iteration.
+
+    f maps (n, d) -> (n,).  Raises ValueError on bad settings, and stops with a ValueError
+    saying what to change if f returns non-finite values or theta diverges.
+    """
+    theta = check_shape(check_finite(theta0, "theta0"), (None,), "theta0").astype(float).copy()
+    sigma = check_positive(sigma, "sigma")
+    population = check_positive_int(population, "population")
+    iterations = check_positive_int(iterations, "iterations")
+    learning_rate = check_positive(learning_rate, "learning_rate")
+    if population < 2 or (antithetic and population % 2):
+        raise ValueError(f"population must be >= 2 (and even when antithetic=True), got {population}")
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if shaping not in ("ranks", "none"):
+        raise ValueError(f"shaping must be 'ranks' or 'none', got {shaping!r}")
+    sigma_decay = check_positive(sigma_decay, "sigma_decay")
+    if sigma_decay > 1:
+        raise ValueError(f"sigma_decay must lie in (0, 1], got {sigma_decay}")
+    learning_rate_decay = check_positive(learning_rate_decay, "learning_rate_decay")
+    if learning_rate_decay > 1:
+        raise ValueError(f"learning_rate_decay must lie in (0, 1], got {learning_rate_decay}")
+    if not (0.0 <= float(sigma_min) < np.inf):
+        raise ValueError(f"sigma_min must be a finite number >= 0, got {sigma_min}")
+    if target is not None:
+        target = float(check_finite(target, "target"))
+    if not (0.0 <= float(momentum) < 1.0):
+        raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+
+    d = theta.size
+    step = _Adam(d, learning_rate) if optimizer == "adam" else _SGD(d, learning_rate, momentum)
+    sign = 1.0 if maximize else -1.0
+    thetas = np.empty((iterations + 1, d))
+    sigmas = np.empty(iterations)
+    learning_rates = np.empty(iterations)
+    values_mean = np.empty(iterations)
+    populations = np.empty((iterations, population, d)) if record_population else None
+    thetas[0] = theta
+    done = 0
+
+    for it in range(iterations):
+        dist = SearchDistribution(theta, sigma, antithetic)
+        seen = {}
+
+        def fitness(x):
+            values = _call_objective(f, x)
+            seen["values"], seen["x"] = values, x
+            u = sign * values
+            return centered_ranks(u) if shaping == "ranks" else u
+
+        samples = score_function_samples(dist, fitness, population, rng)
+        grad = samples.mean(axis=0)  # ascent direction of the (shaped) fitness
+        theta = theta + step.step(grad)
+        if not np.all(np.isfinite(theta)) or np.max(np.abs(theta)) > 1e8:
+            raise ValueError(f"ES diverged at iteration {it} (|theta| grew beyond 1e8); "
+                             "use a smaller learning_rate or shaping='ranks'")
+        sigmas[it] = sigma
+        learning_rates[it] = step.lr
+        values_mean[it] = seen["values"].mean()
+        if record_population:
+            populations[it] = seen["x"]
+        thetas[it + 1] = theta
+        sigma = max(sigma * sigma_decay, float(sigma_min))
+        step.lr *= learning_rate_decay
+        if callback is not None:
+            callback(it, theta.copy(), sigma)
+        done += 1
+        if target is not None and (values_mean[it] >= target if maximize else values_mean[it] <= target):
+            break
+    return ESResult(theta=theta, thetas=thetas[: done + 1], sigmas=sigmas[:done],
+                    learning_rates=learning_rates[:done], population_values=values_mean[:done],
+                    evaluations=done * population,
+                    populations=None if populations is None else populations[:done])
+
+
+# ---------------------------------------------------------------------------------------------
+# Test functions with closed forms
+# ---------------------------------------------------------------------------------------------
+def _batch(x, name="x", d=None):
+    x = check_finite(x, name)
+    if x.ndim == 1:
+        x = x[None, :]
+    return check_shape(x, (None, d), name)
+
+
+def rosenbrock(x, a: float = 1.0, b: float = 100.0) -> np.ndarray:
+    """Rosenbrock's banana function, vectorised: x (n, d) -> (n,) with d >= 2,
+    :math:`\\sum_i (a - x_i)^2 + b (x_{i+1} - x_i^2)^2`; minimum 0 at (a, a^2, ...) (a = 1: all ones)."""
+    x = _batch(x)
+    if x.shape[1] < 2:
+        raise ValueError(f"x must have at least 2 columns, got shape {x.shape}")
+    return np.sum((a - x[:, :-1]) ** 2 + b * (x[:, 1:] - x[:, :-1] ** 2) ** 2, axis=1)
+
+
+def rosenbrock_smoothed(theta, sigma: float, a: float = 1.0, b: float = 100.0):
+    """Closed form of the Gaussian-smoothed 2-D Rosenbrock function :math:`J_\\sigma(\\theta)`.
+
+    With :math:`x = \\theta_1 + \\sigma\\epsilon_1`, :math:`y = \\theta_2 + \\sigma\\epsilon_2`:
+    :math:`E[(a - x)^2] = (a-\\theta_1)^2 + \\sigma^2` and :math:`y - x^2` has mean
+    :math:`\\theta_2 - \\theta_1^2 - \\sigma^2` and variance :math:`\\sigma^2 + 4\\theta_1^2\\sigma^2 + 2\\sigma^4`.
+    theta (2,) gives a float; theta (..., 2) gives an array of shape (...).
+    """
+    theta = check_finite(theta, "theta")
+    if theta.ndim < 1 or theta.shape[-1] != 2:
+        raise ValueError(f"theta must have shape (2,) or (..., 2), got {theta.shape}")
+    s2 = check_positive(sigma, "sigma") ** 2
+    t1, t2 = theta[..., 0], theta[..., 1]
+    value = (a - t1) ** 2 + s2 + b * ((t2 - t1**2 - s2) ** 2 + s2 + 4 * t1**2 * s2 + 2 * s2**2)
+    return float(value) if theta.ndim == 1 else value
+
+
+def rosenbrock_smoothed_minimiser(sigma: float, a: float = 1.0, b: float = 100.0) -> np.ndarray:
+    """The unique minimiser of the smoothed 2-D Rosenbrock function:
+    :math:`\\theta_1 = a / (1 + 4 b \\sigma^2)`, :math:`\\theta_2 = \\theta_1^2 + \\sigma^2`
+    (set both partial derivatives of :func:`rosenbrock_smoothed` to zero)."""
+    s2 = check_positive(sigma, "sigma") ** 2
+    t1 = a / (1 + 4 * b * s2)
+    return np.array([t1, t1**2 + s2])
+
+
+@dataclass(frozen=True)
+class Quadratic:
+    """:math:`f(x) = \\tfrac12 (x - x^*)^\\top A (x - x^*) + c` with A symmetric positive definite.
+
+    Vectorised call (n, d) -> (n,).  Closed forms: the smoothed objective
+    :math:`J_\\sigma(\\theta) = f(\\theta) + \\tfrac12\\sigma^2\\,\\mathrm{tr}A`, its gradient
+    :math:`A(\\theta - x^*)` (the same as f's), and the covariance of one antithetic pair
+    sample :math:`\\epsilon\\epsilon^\\top g` (g the gradient): :math:`\\|g\\|^2 I + g g^\\top`.
+    """
+
+    A: np.ndarray
+    x_star: np.ndarray
+    c: float = 0.0
+
+    def __post_init__(self):
+        A = check_finite(self.A, "A")
+        x_star = check_shape(check_finite(self.x_star, "x_star"), (None,), "x_star")
+        d = x_star.size
+        check_shape(A, (d, d), "A")
+        if not np.allclose(A, A.T):
+            raise ValueError("A must be symmetric")
+        if np.linalg.eigvalsh(A).min() <= 0:
+            raise ValueError("A must be positive definite")
+
+    @property
+    def dim(self) -> int:
+        return self.x_star.size
+
+    def __call__(self, x) -> np.ndarray:
+        z = _batch(x, d=self.dim) - self.x_star
+        return 0.5 * np.einsum("ni,ij,nj->n", z, self.A, z) + self.c
+
+    def gradient(self, theta) -> np.ndarray:
+        theta = check_shape(check_finite(theta, "theta"), (self.dim,), "theta")
+        return self.A @ (theta - self.x_star)
+
+    def smoothed(self, theta, sigma: float) -> float:
+        s = check_positive(sigma, "sigma")
+        return float(self(theta)[0] + 0.5 * s**2 * np.trace(self.A))
+
+    def smoothed_gradient(self, theta, sigma: float) -> np.ndarray:
+        check_positive(sigma, "sigma")
+        return self.gradient(theta)
+
+    def antithetic_covariance(self, theta, sigma: float) -> np.ndarray:
+        g = self.smoothed_gradient(theta, sigma)
+        return (g @ g) * np.eye(self.dim) + np.outer(g, g)
+
+
+def quadratic_problem(d: int = 20, condition: float = 10.0, seed: int = 2017) -> Quadratic:
+    """The book's d-dimensional test quadratic: eigenvalues log-spaced from 1 to ``condition``,
+    a random rotation and optimum ``x*`` drawn once from ``seed`` (a fixed problem, not a random
+    check), minimum value c = 1."""
+    d = check_positive_int(d, "d")
+    condition = check_positive(condition, "condition")
+    if condition < 1:
+        raise ValueError(f"condition must be >= 1, got {condition}")
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    A = Q @ np.diag(np.logspace(0, np.log10(condition), d)) @ Q.T
+    A = 0.5 * (A + A.T)
+    return Quadratic(A=A, x_star=rng.uniform(-2, 2, d), c=1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# CartPole-v1 as a black box
+# ---------------------------------------------------------------------------------------------
+CARTPOLE_DIM = 5  # 4 observation weights + 1 bias
+
+
+def linear_policy_actions(thetas, obs) -> np.ndarray:
+    """Deterministic linear policy, one weight vector per environment: push right (1) when
+    ``obs @ w + bias > 0``, else left (0).  thetas (n, 5) = [w (4), bias]; obs (n, 4) -> (n,) ints."""
+    return (np.einsum("ni,ni->n", obs, thetas[:, :4]) + thetas[:, 4] > 0).astype(np.int64)
+
+
+_ENVS: dict = {}
+
+
+def _cartpole_env(n: int):
+    import gymnasium as gym
+
+    if n not in _ENVS:
+        _ENVS[n] = gym.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
+    return _ENVS[n]
+
+
+def cartpole_start_states(n: int, seed: int) -> np.ndarray:
+    """The starting states (n, 4) that :func:`cartpole_returns` uses for ``n`` policies and ``seed``
+    (the internal float64 state of the vectorised environment right after ``reset(seed=seed)``)."""
+    env = _cartpole_env(check_positive_int(n, "n"))
+    env.reset(seed=int(seed))
+    return np.array(env.unwrapped.state, dtype=float).T.copy()
+
+
+def cartpole_returns(thetas, seed: int, max_steps: int = 500) -> np.ndarray:
+    """Undiscounted return of the first episode of each linear policy in ``thetas`` (n, 5) -> (n,).
+
+    All n policies run at once in one vectorised CartPole-v1 (``vector_entry_point``), reset
+    with ``seed``.  That environment resets a finished sub-environment on the *next* step (which
+    ignores the action and pays reward 0), so each environment's reward counts only until its
+    first episode ends (terminated or truncated at 500 steps); later steps are masked out.
+    """
+    thetas = _batch(thetas, "thetas", CARTPOLE_DIM)
+    max_steps = check_positive_int(max_steps, "max_steps")
+    n = thetas.shape[0]
+    env = _cartpole_env(n)
+    obs, _ = env.reset(seed=int(seed))
+    returns = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    for _ in range(max_steps):
+        obs, reward, terminated, truncated, _ = env.step(linear_policy_actions(thetas, obs))
+        returns += np.where(alive, reward, 0.0)
+        alive &= ~(terminated | truncated)
+        if not alive.any():
+            break
+    return returns
+
+
+class CartPoleBlackBox:
+    """The objective "episode return of a linear CartPole-v1 policy" as a black box for ES.
+
+    Calling it with thetas (n, 5) returns (n,) returns, each from one episode; every call draws
+    a fresh environment seed from ``rng`` (so the black box is noisy, as a real one is).
+    ``calls`` and ``episodes`` count the work done.
+    """
+
+    dim = CARTPOLE_DIM
+
+    def __init__(self, rng: np.random.Generator, max_steps: int = 500):
+        self.rng = rng
+        self.max_steps = check_positive_int(max_steps, "max_steps")
+        self.calls = 0
+        self.episodes = 0
+
+    def __call__(self, thetas) -> np.ndarray:
+        thetas = _batch(thetas, "thetas", CARTPOLE_DIM)
+        self.calls += 1
+        self.episodes += thetas.shape[0]
+        return cartpole_returns(thetas, int(self.rng.integers(2**31 - 1)), self.max_steps)

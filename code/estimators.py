@@ -1,0 +1,270 @@
+r"""Gradient estimators and the tools that check them.
+
+* :func:`discounted_return`, :func:`returns_to_go` -- :math:`R(\tau)` and :math:`G_t`.
+* :func:`policy_gradient_samples` -- one score-function gradient sample per trajectory,
+  :math:`\sum_t w_t\,\nabla\log\pi(a_t\mid s_t)\,(\Psi_t - b_t)`.
+* :func:`trajectory_gradient_samples` -- the same straight from sampled trajectories, in chunks.
+* :func:`score_function_samples` -- :math:`f(x)\nabla\log p(x)` for any distribution object.
+* :func:`finite_difference_gradient` (deterministic) and :func:`finite_difference_gradient_crn`
+  (noisy, common random numbers).
+* :func:`compare` -- Monte Carlo mean, standard error and z-scores against an exact value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import check_finite, check_gamma, check_positive, check_positive_int
+from .policies import TabularSoftmax
+
+__all__ = [
+    "discounted_return",
+    "returns_to_go",
+    "policy_gradient_samples",
+    "trajectory_gradient_samples",
+    "score_function_samples",
+    "finite_difference_gradient",
+    "finite_difference_gradient_crn",
+    "Comparison",
+    "compare",
+]
+
+
+def _rewards_mask(rewards, mask):
+    rewards = check_finite(rewards, "rewards")
+    if rewards.ndim != 2:
+        raise ValueError(f"rewards must have shape (n, T), got {rewards.shape}")
+    if mask is None:
+        return rewards, np.ones(rewards.shape, dtype=bool)
+    mask = np.asarray(mask)
+    if mask.shape != rewards.shape:
+        raise ValueError(f"mask must have the shape of rewards {rewards.shape}, got {mask.shape}")
+    if mask.dtype != bool:
+        if not np.all(np.isin(mask, (0, 1))):
+            raise ValueError("mask must be boolean (True where an action was taken)")
+        mask = mask.astype(bool)
+    return rewards, mask
+
+
+def discounted_return(rewards, gamma, mask=None) -> np.ndarray:
+    """:math:`R(\\tau) = \\sum_{t} \\gamma^t r_t` over unmasked steps; rewards (n, T) -> (n,)."""
+    rewards, mask = _rewards_mask(rewards, mask)
+    gamma = check_gamma(gamma)
+    disc = gamma ** np.arange(rewards.shape[1])
+    return (np.where(mask, rewards, 0.0) * disc).sum(axis=1)
+
+
+def returns_to_go(rewards, gamma, mask=None) -> np.ndarray:
+    """:math:`G_t = \\sum_{k \\ge t} \\gamma^{k-t} r_k`, shape (n, T); zero where ``mask`` is False."""
+    rewards, mask = _rewards_mask(rewards, mask)
+    gamma = check_gamma(gamma)
+    r = np.where(mask, rewards, 0.0)
+    G = np.zeros_like(r)
+    running = np.zeros(r.shape[0])
+    for t in range(r.shape[1] - 1, -1, -1):
+        running = r[:, t] + gamma * running
+        G[:, t] = running
+    return np.where(mask, G, 0.0)
+
+
+def policy_gradient_samples(score, rewards, mask, gamma, reward_to_go: bool = True,
+                            discount_weighting: bool = True, baseline=None) -> np.ndarray:
+    """One score-function gradient sample per trajectory, shape (n, *theta_shape).
+
+    .. math:: \\hat g(\\tau) = \\sum_{t=0}^{T-1} w_t\\, \\nabla_\\theta \\log\\pi_\\theta(a_t\\mid s_t)\\,(\\Psi_t - b_t)
+
+    with :math:`b_t` from ``baseline`` (None means 0; a scalar, a (T,) array or an (n, T) array) and
+
+    * ``reward_to_go=True``: :math:`\\Psi_t = G_t`, :math:`w_t = \\gamma^t` if ``discount_weighting``
+      else 1.  Note :math:`\\gamma^t G_t = \\sum_{k\\ge t}\\gamma^k r_k`: the rewards from step t on,
+      discounted from step 0 as in :math:`J`.  Without the weight the estimator is biased for
+      :math:`\\gamma < 1` (Nota and Thomas, 2020).
+    * ``reward_to_go=False``: :math:`\\Psi_t = R(\\tau) = \\sum_k \\gamma^k r_k`, :math:`w_t = 1`
+      (:math:`R(\\tau)` is already discounted from step 0, so ``discount_weighting`` has no effect:
+      this is :math:`\\nabla\\log P(\\tau)\\,R(\\tau)` itself).
+
+    ``score`` has shape (n, T, *theta_shape); masked steps contribute 0.  With
+    ``discount_weighting=True`` (either choice of ``reward_to_go``, any baseline that does not
+    depend on the action taken) the mean over trajectories is an unbiased estimate of
+    :math:`\\nabla_\\theta J`.
+    """
+    rewards, mask = _rewards_mask(rewards, mask)
+    score = check_finite(score, "score")
+    n, T = rewards.shape
+    if score.shape[:2] != (n, T):
+        raise ValueError(f"score must have shape (n, T, *theta_shape) = ({n}, {T}, ...), got {score.shape}")
+    coef = _step_coefficients(rewards, mask, gamma, reward_to_go, discount_weighting, baseline)
+    return np.einsum("nt,nt...->n...", coef, score)
+
+
+def _step_coefficients(rewards, mask, gamma, reward_to_go, discount_weighting, baseline) -> np.ndarray:
+    """The (n, T) weights :math:`w_t(\\Psi_t - b_t)` that multiply the scores (0 where masked)."""
+    rewards, mask = _rewards_mask(rewards, mask)
+    gamma = check_gamma(gamma)
+    n, T = rewards.shape
+    if reward_to_go:
+        psi = returns_to_go(rewards, gamma, mask)
+    else:
+        psi = np.broadcast_to(discounted_return(rewards, gamma, mask)[:, None], (n, T))
+    if baseline is not None:
+        b = check_finite(baseline, "baseline")
+        if b.shape not in ((), (T,), (n, T)):
+            raise ValueError(f"baseline must be a scalar, shape ({T},) or ({n}, {T}); got {b.shape}")
+        psi = psi - b
+    w = gamma ** np.arange(T) if (discount_weighting and reward_to_go) else np.ones(T)
+    return np.where(mask, psi * w, 0.0)
+
+
+def trajectory_gradient_samples(policy, theta, traj, gamma, reward_to_go: bool = True,
+                                discount_weighting: bool = True, baseline=None,
+                                chunk: int = 2048) -> np.ndarray:
+    """:func:`policy_gradient_samples` for a batch of trajectories (``pgbook.mdp.Trajectories``).
+
+    Computes the scores with ``policy.score`` in chunks of ``chunk`` trajectories and drops
+    trailing steps where no episode acts, so long horizons with short episodes stay cheap.
+    For a :class:`~pgbook.policies.TabularSoftmax` the same sums are formed by scattering each
+    step's coefficient into row :math:`s_t` (no (n, T, S, A) score array is built).
+    ``baseline`` as in :func:`policy_gradient_samples` (an (n, T) baseline is sliced per chunk).
+    """
+    chunk = check_positive_int(chunk, "chunk")
+    if isinstance(policy, TabularSoftmax):
+        # Fast path, same numbers: score_t = onehot(s_t) (onehot(a_t) - pi(.|s_t)), so the sum over t
+        # scatters each step's coefficient into row s_t instead of building (n, T, S, A) scores.
+        theta = policy.check_theta(theta)
+        coef = _step_coefficients(traj.rewards, traj.mask, gamma, reward_to_go, discount_weighting, baseline)
+        s = policy._states(traj.states)
+        a = policy._actions(traj.actions, s.shape)
+        n = s.shape[0]
+        S, A = policy.theta_shape
+        i, t = np.nonzero(np.asarray(traj.mask, dtype=bool))          # only the steps where an action was taken
+        c, s, a = coef[i, t], s[i, t], a[i, t]
+        out = np.bincount((i * S + s) * A + a, weights=c, minlength=n * S * A).reshape(n, S, A)
+        pi = policy.table(theta)
+        for b in range(A):                                             # minus c_t * pi(b | s_t) in row s_t
+            out[:, :, b] -= np.bincount(i * S + s, weights=c * pi[s, b], minlength=n * S).reshape(n, S)
+        return out
+    mask = np.asarray(traj.mask, dtype=bool)
+    used = np.nonzero(mask.any(axis=0))[0]
+    t_end = int(used[-1]) + 1 if used.size else 1
+    n = mask.shape[0]
+    b = None if baseline is None else np.asarray(baseline, dtype=float)
+    out = []
+    for i in range(0, n, chunk):
+        sl = slice(i, min(i + chunk, n))
+        score = policy.score(theta, np.asarray(traj.states)[sl, :t_end], np.asarray(traj.actions)[sl, :t_end])
+        bi = b
+        if b is not None and b.ndim == 1:
+            bi = b[:t_end]
+        elif b is not None and b.ndim == 2:
+            bi = b[sl, :t_end]
+        out.append(policy_gradient_samples(score, np.asarray(traj.rewards)[sl, :t_end], mask[sl, :t_end], gamma,
+                                           reward_to_go=reward_to_go, discount_weighting=discount_weighting,
+                                           baseline=bi))
+    return np.concatenate(out, axis=0)
+
+
+def score_function_samples(dist, f, n: int, rng: np.random.Generator, baseline=None) -> np.ndarray:
+    """Samples of :math:`(f(x) - b)\\,\\nabla\\log p(x)`, :math:`x \\sim p`, shape (n, P).
+
+    ``dist`` needs ``sample(rng, n)`` and ``score(x) -> (n, P)``; ``f`` maps the (n, ...) samples to
+    (n,) values; ``baseline`` is None or a scalar.  Their mean estimates :math:`\\nabla\\mathbb E_p[f]`.
+    """
+    n = check_positive_int(n, "n")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    x = dist.sample(rng, n)
+    fx = check_finite(f(x), "f(x)")
+    if fx.shape != (n,):
+        raise ValueError(f"f must return one value per sample, shape ({n},); got {fx.shape}")
+    if baseline is not None:
+        b = check_finite(baseline, "baseline")
+        if b.shape != ():
+            raise ValueError(f"baseline must be a scalar, got shape {b.shape}")
+        fx = fx - b
+    score = np.asarray(dist.score(x), dtype=float)
+    return fx.reshape((n,) + (1,) * (score.ndim - 1)) * score
+
+
+def finite_difference_gradient(fn, theta, eps: float = 1e-5) -> np.ndarray:
+    """Central differences :math:`(f(\\theta + \\epsilon e_i) - f(\\theta - \\epsilon e_i)) / 2\\epsilon`
+    of a deterministic scalar function; returns an array of ``theta``'s shape."""
+    theta = check_finite(theta, "theta")
+    eps = check_positive(eps, "eps")
+    grad = np.zeros(theta.shape)
+    flat = grad.reshape(-1)
+    for i in range(theta.size):
+        e = np.zeros(theta.size)
+        e[i] = eps
+        e = e.reshape(theta.shape)
+        flat[i] = (float(fn(theta + e)) - float(fn(theta - e))) / (2 * eps)
+    return grad
+
+
+def finite_difference_gradient_crn(fn, theta, seed, eps: float = 1e-2) -> np.ndarray:
+    """Central differences of a noisy function ``fn(theta, rng)`` with common random numbers.
+
+    Both sides of every difference get a fresh ``numpy.random.default_rng(seed)``, so the noise
+    largely cancels.  ``seed`` is an int or a sequence of ints.
+    """
+    theta = check_finite(theta, "theta")
+    eps = check_positive(eps, "eps")
+    grad = np.zeros(theta.shape)
+    flat = grad.reshape(-1)
+    for i in range(theta.size):
+        e = np.zeros(theta.size)
+        e[i] = eps
+        e = e.reshape(theta.shape)
+        up = float(fn(theta + e, np.random.default_rng(seed)))
+        down = float(fn(theta - e, np.random.default_rng(seed)))
+        flat[i] = (up - down) / (2 * eps)
+    return grad
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Monte Carlo samples against an exact value, per component.
+
+    ``mean``, ``standard_error`` (sample std / sqrt(n)), ``z = (mean - exact) / standard_error``
+    (0 where both the error and the standard error are 0), ``max_abs_z``, ``n``, ``exact``.
+    """
+
+    mean: np.ndarray
+    standard_error: np.ndarray
+    z: np.ndarray
+    max_abs_z: float
+    n: int
+    exact: np.ndarray
+
+    def __str__(self) -> str:
+        mean, se, z, ex = (np.atleast_1d(x).reshape(-1) for x in (self.mean, self.standard_error, self.z,
+                                                                   self.exact))
+        lines = [f"{'component':>9} {'exact':>11} {'MC mean':>11} {'std err':>10} {'z':>7}"]
+        idx = list(np.ndindex(np.shape(self.exact))) or [()]
+        for k, (e, m, s, zz) in enumerate(zip(ex, mean, se, z)):
+            name = ",".join(map(str, idx[k])) if idx[k] else "-"
+            lines.append(f"{name:>9} {e:11.5f} {m:11.5f} {s:10.5f} {zz:7.2f}")
+        lines.append(f"n = {self.n} samples, max |z| = {self.max_abs_z:.2f}")
+        return "\n".join(lines)
+
+
+def compare(samples, exact) -> Comparison:
+    """Compare Monte Carlo ``samples`` (n, *shape) with the ``exact`` value (shape)."""
+    samples = check_finite(samples, "samples")
+    exact = check_finite(exact, "exact")
+    if samples.ndim < 1 or samples.shape[1:] != exact.shape:
+        raise ValueError(f"samples must have shape (n, *exact.shape) = (n, {', '.join(map(str, exact.shape))}), "
+                         f"got {samples.shape}")
+    n = samples.shape[0]
+    if n < 2:
+        raise ValueError(f"samples must hold at least 2 samples to estimate a standard error, got {n}")
+    mean = samples.mean(axis=0)
+    se = samples.std(axis=0, ddof=1) / np.sqrt(n)
+    err = mean - exact
+    scale = np.maximum(np.abs(exact), np.abs(mean)) + 1.0
+    both_zero = (np.abs(err) <= 1e-12 * scale) & (se <= 1e-12 * scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(both_zero, 0.0, err / np.where(se > 0, se, 0.0))
+    z = np.where(both_zero, 0.0, z)
+    return Comparison(mean=mean, standard_error=se, z=z, max_abs_z=float(np.max(np.abs(z))) if z.size else 0.0,
+                      n=n, exact=exact)

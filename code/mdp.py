@@ -1,0 +1,507 @@
+r"""Small tabular MDPs where everything can be computed exactly.
+
+The episode model used everywhere in the book (and by :func:`sample_trajectories`):
+
+* :math:`s_0 \sim \mu_0`; at steps :math:`t = 0, \dots, T-1` (``T = horizon``), if :math:`s_t` is
+  not terminal the agent draws :math:`a_t \sim \pi(\cdot\mid s_t)`, the environment draws
+  :math:`s_{t+1} \sim P(\cdot\mid s_t, a_t)` and pays :math:`r_t = R(s_t, a_t, s_{t+1})`.
+* A terminal state is absorbing: once there, no action is taken and no reward is paid
+  (``mask`` is False for those steps).  After ``T`` actions the episode is cut off (this is
+  gymnasium's ``TimeLimit``).
+* The objective is :math:`J = \mathbb E\big[\sum_{t=0}^{T-1}\gamma^t r_t\big]`.
+
+Exact quantities (:func:`J_exact`, :func:`grad_J_exact`) use finite-horizon, time-dependent
+value functions :math:`V_t, Q_t` and state distributions :math:`d_t`; :func:`J_by_enumeration`
+sums over every trajectory, an independent route to the same number.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import (check_finite, check_gamma, check_positive_int, check_probabilities,
+                        check_shape)
+
+__all__ = [
+    "TabularMDP",
+    "Trajectories",
+    "Enumeration",
+    "tiny_mdp",
+    "frozen_lake_mdp",
+    "from_toy_text",
+    "policy_table",
+    "value_functions",
+    "state_distributions",
+    "enumerate_trajectories",
+    "J_by_enumeration",
+    "J_exact",
+    "grad_J_exact",
+    "sample_trajectories",
+    "log_prob_trajectory",
+    "gymnasium_returns",
+]
+
+#: Default cap on the number of enumerated trajectories.
+MAX_TRAJECTORIES = 200_000
+
+
+@dataclass(frozen=True)
+class TabularMDP:
+    """A finite-horizon tabular MDP.
+
+    Fields: ``P`` (S, A, S) transition probabilities :math:`P(s'\\mid s,a)`; ``R`` (S, A, S) reward
+    paid on the transition :math:`s \\xrightarrow{a} s'`; ``mu0`` (S,) initial distribution;
+    ``gamma`` in [0, 1]; ``horizon`` T, the maximum number of actions per episode; ``terminal`` (S,)
+    bool, absorbing states where the episode ends; optional ``name``.
+    Raises ValueError naming the field when any of them is malformed.
+    """
+
+    P: np.ndarray
+    R: np.ndarray
+    mu0: np.ndarray
+    gamma: float
+    horizon: int
+    terminal: np.ndarray | None = None
+    name: str = "mdp"
+
+    def __post_init__(self):
+        P = check_finite(self.P, "P")
+        if P.ndim != 3 or P.shape[0] != P.shape[2] or P.shape[0] < 1 or P.shape[1] < 1:
+            raise ValueError(f"P must have shape (n_states, n_actions, n_states), got {P.shape}")
+        S, A, _ = P.shape
+        check_probabilities(P, "P", axis=-1)
+        R = check_finite(check_shape(self.R, (S, A, S), "R"), "R")
+        mu0 = check_probabilities(check_shape(self.mu0, (S,), "mu0"), "mu0")
+        gamma = check_gamma(self.gamma)
+        horizon = check_positive_int(self.horizon, "horizon")
+        if self.terminal is None:
+            terminal = np.zeros(S, dtype=bool)
+        else:
+            terminal = np.asarray(check_shape(self.terminal, (S,), "terminal"))
+            if terminal.dtype != bool:
+                if not np.all(np.isin(terminal, (0, 1))):
+                    raise ValueError("terminal must be a boolean array of shape (n_states,)")
+                terminal = terminal.astype(bool)
+        for field, value in (("P", P), ("R", R), ("mu0", mu0), ("terminal", terminal)):
+            value = np.array(value, copy=True)
+            value.setflags(write=False)
+            object.__setattr__(self, field, value)
+        object.__setattr__(self, "gamma", gamma)
+        object.__setattr__(self, "horizon", horizon)
+
+    @property
+    def n_states(self) -> int:
+        return self.P.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        return self.P.shape[1]
+
+    @property
+    def expected_reward(self) -> np.ndarray:
+        """:math:`r(s,a) = \\sum_{s'} P(s'\\mid s,a) R(s,a,s')`, shape (S, A)."""
+        return np.einsum("sap,sap->sa", self.P, self.R)
+
+    def replace(self, **changes) -> "TabularMDP":
+        """A copy with some fields changed (e.g. ``mdp.replace(gamma=0.5)``), validated again."""
+        fields = dict(P=self.P, R=self.R, mu0=self.mu0, gamma=self.gamma, horizon=self.horizon,
+                      terminal=self.terminal, name=self.name)
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown TabularMDP field(s): {sorted(unknown)}")
+        fields.update(changes)
+        return TabularMDP(**fields)
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """A batch of n sampled episodes, padded to the horizon T.
+
+    ``states`` (n, T) state at each step (after termination: the absorbing state);
+    ``actions`` (n, T) (0 where no action was taken); ``rewards`` (n, T); ``mask`` (n, T) bool,
+    True where an action was taken; ``next_states`` (n, T) the state after each step.
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    next_states: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.states.shape[0]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of actions taken in each episode, shape (n,)."""
+        return self.mask.sum(axis=1)
+
+    def trimmed(self) -> "Trajectories":
+        """The same batch with trailing time steps where no episode acts removed."""
+        used = np.nonzero(self.mask.any(axis=0))[0]
+        t = int(used[-1]) + 1 if used.size else 1
+        return Trajectories(*(x[:, :t] for x in (self.states, self.actions, self.rewards, self.mask,
+                                                  self.next_states)))
+
+
+@dataclass(frozen=True)
+class Enumeration:
+    """Every trajectory of an MDP under a policy table.
+
+    ``states`` (N, T+1), ``actions`` (N, T), ``rewards`` (N, T), ``mask`` (N, T) bool (True where an
+    action was taken), ``prob`` (N,) the probability of each trajectory (they sum to 1).
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    mask: np.ndarray
+    prob: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.prob.shape[0]
+
+    def expectation(self, values) -> np.ndarray:
+        """:math:`\\sum_\\tau P(\\tau) f(\\tau)` for values of shape (N, ...)."""
+        values = np.asarray(values, dtype=float)
+        if values.shape[:1] != (self.n,):
+            raise ValueError(f"values must have shape ({self.n}, ...), one row per trajectory; got {values.shape}")
+        return np.tensordot(self.prob, values, axes=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Constructors
+# ---------------------------------------------------------------------------------------------
+
+def tiny_mdp(gamma: float = 0.9, horizon: int = 3) -> TabularMDP:
+    """The book's teaching MDP: two states, two actions, stochastic dynamics.
+
+    State 0 ("home") and state 1 ("field").  Action 0 ("work") and action 1 ("travel").
+
+    * home, work: earn 1; stay home with prob 0.9, otherwise drift to the field.
+    * home, travel: earn nothing; reach the field with prob 0.8, otherwise stay home.
+    * field, work: earn 3 when the harvest holds (stay in the field, prob 0.75), else 0 and
+      fall back home (prob 0.25).
+    * field, travel: earn 0.5 to go home (prob 0.7), else stay in the field with nothing.
+
+    Episodes start at home with prob 0.8 (field 0.2) and last ``horizon`` steps (no terminal
+    states), so there are at most :math:`2 \\cdot 4^T` trajectories.  Travelling costs a step but
+    the field pays more: with ``horizon=1`` the best policy always works, with ``horizon=5`` it
+    travels from home and works in the field; at ``horizon=3`` the two nearly tie, and
+    :math:`J(\\theta)` is not concave in the logits.
+    """
+    P = np.array([
+        [[0.9, 0.1], [0.2, 0.8]],
+        [[0.25, 0.75], [0.7, 0.3]],
+    ])
+    R = np.array([
+        [[1.0, 1.0], [0.0, 0.0]],
+        [[0.0, 3.0], [0.5, 0.0]],
+    ])
+    return TabularMDP(P=P, R=R, mu0=np.array([0.8, 0.2]), gamma=gamma, horizon=horizon,
+                      terminal=np.zeros(2, dtype=bool), name="tiny")
+
+
+def from_toy_text(env, gamma: float, horizon: int | None = None, name: str | None = None) -> TabularMDP:
+    """A :class:`TabularMDP` from a gymnasium toy-text environment's transition table.
+
+    ``env.unwrapped.P[s][a]`` is a list of ``(prob, next_state, reward, terminated)``; entries
+    with the same next state are merged (rewards probability-weighted).  States entered with
+    ``terminated=True`` are terminal.  ``mu0`` is ``env.unwrapped.initial_state_distrib``.
+    ``horizon`` defaults to the environment's ``TimeLimit`` (``env.spec.max_episode_steps``).
+    """
+    base = env.unwrapped
+    if not hasattr(base, "P"):
+        raise ValueError("env must be a gymnasium toy-text environment with a transition table env.unwrapped.P")
+    S, A = int(base.observation_space.n), int(base.action_space.n)
+    P = np.zeros((S, A, S))
+    PR = np.zeros((S, A, S))
+    terminal = np.zeros(S, dtype=bool)
+    for s in range(S):
+        for a in range(A):
+            for prob, s2, r, done in base.P[s][a]:
+                P[s, a, s2] += prob
+                PR[s, a, s2] += prob * r
+                if done:
+                    terminal[s2] = True
+    R = np.divide(PR, P, out=np.zeros_like(PR), where=P > 0)
+    if horizon is None:
+        spec = getattr(env, "spec", None)
+        horizon = getattr(spec, "max_episode_steps", None)
+        if horizon is None:
+            raise ValueError("horizon must be given: the environment has no TimeLimit (spec.max_episode_steps)")
+    mu0 = np.asarray(getattr(base, "initial_state_distrib", np.eye(S)[0]), dtype=float)
+    if name is None:
+        name = getattr(getattr(env, "spec", None), "id", "toy_text")
+    return TabularMDP(P=P, R=R, mu0=mu0, gamma=gamma, horizon=horizon, terminal=terminal, name=name)
+
+
+def frozen_lake_mdp(map_name: str = "4x4", is_slippery: bool = True, gamma: float = 0.99,
+                    horizon: int | None = None) -> TabularMDP:
+    """FrozenLake as a :class:`TabularMDP`, built from gymnasium's own transition table.
+
+    ``map_name`` "4x4" (gymnasium id ``FrozenLake-v1``, time limit 100) or "8x8"
+    (``FrozenLake8x8-v1``, time limit 200).  Holes and the goal are terminal; reaching the
+    goal pays 1.  ``horizon`` defaults to the time limit, so the exact J describes the very
+    episodes ``gymnasium.make`` produces (with the discount ``gamma`` applied to step t's reward).
+    """
+    import gymnasium as gym
+
+    ids = {"4x4": "FrozenLake-v1", "8x8": "FrozenLake8x8-v1"}
+    if map_name not in ids:
+        raise ValueError(f"map_name must be '4x4' or '8x8', got {map_name!r}")
+    env = gym.make(ids[map_name], is_slippery=bool(is_slippery))
+    try:
+        return from_toy_text(env, gamma=gamma, horizon=horizon,
+                             name=f"FrozenLake {map_name}{'' if is_slippery else ' (not slippery)'}")
+    finally:
+        env.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact computations
+# ---------------------------------------------------------------------------------------------
+
+def _check_mdp(mdp) -> TabularMDP:
+    if not isinstance(mdp, TabularMDP):
+        raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+    return mdp
+
+
+def _check_pi(mdp: TabularMDP, pi) -> np.ndarray:
+    pi = check_shape(np.asarray(pi, dtype=float), (mdp.n_states, mdp.n_actions), "pi")
+    return check_probabilities(pi, "pi", axis=-1)
+
+
+def policy_table(mdp: TabularMDP, policy, theta) -> np.ndarray:
+    """The (S, A) table :math:`\\pi_\\theta(a\\mid s)` of a policy that accepts integer states."""
+    _check_mdp(mdp)
+    return np.asarray(policy.probs(theta, np.arange(mdp.n_states)), dtype=float)
+
+
+def value_functions(mdp: TabularMDP, pi):
+    """Finite-horizon values under the policy table ``pi`` (S, A).
+
+    Returns ``V`` (T+1, S) and ``Q`` (T, S, A) with :math:`V_T = 0`,
+    :math:`Q_t(s,a) = \\sum_{s'} P(s'\\mid s,a)\\,[R(s,a,s') + \\gamma V_{t+1}(s')]`,
+    :math:`V_t(s) = \\sum_a \\pi(a\\mid s) Q_t(s,a)`, and both zero at terminal states.
+    :math:`V_t(s)` is the expected discounted reward from step t on, discounted from t.
+    """
+    mdp = _check_mdp(mdp)
+    pi = _check_pi(mdp, pi)
+    T, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    live = ~mdp.terminal
+    r = mdp.expected_reward
+    V = np.zeros((T + 1, S))
+    Q = np.zeros((T, S, A))
+    for t in range(T - 1, -1, -1):
+        Q[t] = (r + mdp.gamma * mdp.P @ V[t + 1]) * live[:, None]
+        V[t] = (pi * Q[t]).sum(axis=1)
+    return V, Q
+
+
+def state_distributions(mdp: TabularMDP, pi) -> np.ndarray:
+    """:math:`d_t(s)`, the probability that at step t the episode is running and in state s.
+
+    Shape (T, S); terminal states get 0 (no action is taken there).
+    """
+    mdp = _check_mdp(mdp)
+    pi = _check_pi(mdp, pi)
+    live = ~mdp.terminal
+    M = np.einsum("sa,sap->sp", pi, mdp.P)          # state-to-state kernel under pi
+    d = np.zeros((mdp.horizon, mdp.n_states))
+    d[0] = mdp.mu0 * live
+    for t in range(1, mdp.horizon):
+        d[t] = (d[t - 1] @ M) * live
+    return d
+
+
+def J_exact(mdp: TabularMDP, pi) -> float:
+    """:math:`J = \\sum_s \\mu_0(s) V_0(s)` by finite-horizon policy evaluation (pi: (S, A) table)."""
+    V, _ = value_functions(mdp, pi)
+    return float(mdp.mu0 @ V[0])
+
+
+def grad_J_exact(mdp: TabularMDP, policy, theta, discount_weighting: bool = True) -> np.ndarray:
+    """Analytic :math:`\\nabla_\\theta J` by the finite-horizon policy gradient theorem.
+
+    :math:`\\nabla J = \\sum_{t=0}^{T-1}\\gamma^t \\sum_s d_t(s) \\sum_a \\pi(a\\mid s)\\,
+    \\nabla\\log\\pi(a\\mid s)\\, Q_t(s,a)`, using the policy's analytic ``score`` (the policy must
+    accept integer states).  Returns an array of ``policy.theta_shape``.
+
+    With ``discount_weighting=False`` the factor :math:`\\gamma^t` is dropped: the result is then the
+    exact expectation of the common estimator :math:`\\sum_t \\nabla\\log\\pi(a_t\\mid s_t)\\,G_t`,
+    which for :math:`\\gamma < 1` is *not* the gradient of :math:`J` (Nota and Thomas, 2020).
+    """
+    mdp = _check_mdp(mdp)
+    theta = policy.check_theta(theta) if hasattr(policy, "check_theta") else check_finite(theta, "theta")
+    S, A = mdp.n_states, mdp.n_actions
+    pi = policy_table(mdp, policy, theta)
+    _, Q = value_functions(mdp, pi)
+    d = state_distributions(mdp, pi)
+    disc = mdp.gamma ** np.arange(mdp.horizon) if discount_weighting else np.ones(mdp.horizon)
+    weight = np.einsum("t,ts,tsa->sa", disc, d, Q) * pi          # (S, A)
+    states = np.repeat(np.arange(S), A).reshape(S, A)
+    actions = np.tile(np.arange(A), S).reshape(S, A)
+    score = policy.score(theta, states, actions)                  # (S, A, *theta_shape)
+    return np.tensordot(weight, score, axes=([0, 1], [0, 1]))
+
+
+def enumerate_trajectories(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJECTORIES) -> Enumeration:
+    """Every trajectory with non-zero dynamics probability, with its probability under ``pi``.
+
+    Branches over every action and every next state with :math:`P(s'\\mid s,a) > 0`; an
+    episode that reaches a terminal state stops branching (padding: same state, action 0,
+    reward 0, mask False).  Raises ValueError (naming ``horizon``) if there would be more than
+    ``max_trajectories`` trajectories.
+    """
+    mdp = _check_mdp(mdp)
+    pi = _check_pi(mdp, pi)
+    max_trajectories = check_positive_int(max_trajectories, "max_trajectories")
+    T, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
+    s0 = np.nonzero(mdp.mu0 > 0)[0]
+    states = s0[:, None]
+    prob = mdp.mu0[s0]
+    actions = np.zeros((len(s0), 0), dtype=np.int64)
+    rewards = np.zeros((len(s0), 0))
+    mask = np.zeros((len(s0), 0), dtype=bool)
+    for t in range(T):
+        s = states[:, -1]
+        live = ~mdp.terminal[s]
+        # children of each live trajectory: (a, s2) with P > 0
+        ok = mdp.P[s] > 0                                         # (N, A, S)
+        n_children = np.where(live, ok.reshape(len(s), -1).sum(1), 1)
+        total = int(n_children.sum())
+        if total > max_trajectories:
+            raise ValueError(f"horizon={T} is too long to enumerate: step {t} alone would need {total} "
+                             f"trajectories (> max_trajectories={max_trajectories}); use a shorter horizon")
+        parent = np.repeat(np.arange(len(s)), n_children)
+        a_new = np.zeros(total, dtype=np.int64)
+        s_new = s[parent].copy()
+        p_step = np.ones(total)
+        r_new = np.zeros(total)
+        m_new = np.zeros(total, dtype=bool)
+        live_idx = np.nonzero(live)[0]
+        if live_idx.size:
+            li, ai, si = np.nonzero(ok[live_idx])
+            rows = live_idx[li]
+            # positions of live children inside the repeated array, in order
+            pos = np.nonzero(live[parent])[0]
+            a_new[pos] = ai
+            s_new[pos] = si
+            sp = s[rows]
+            p_step[pos] = pi[sp, ai] * mdp.P[sp, ai, si]
+            r_new[pos] = mdp.R[sp, ai, si]
+            m_new[pos] = True
+        states = np.concatenate([states[parent], s_new[:, None]], axis=1)
+        actions = np.concatenate([actions[parent], a_new[:, None]], axis=1)
+        rewards = np.concatenate([rewards[parent], r_new[:, None]], axis=1)
+        mask = np.concatenate([mask[parent], m_new[:, None]], axis=1)
+        prob = prob[parent] * p_step
+    return Enumeration(states=states, actions=actions, rewards=rewards, mask=mask, prob=prob)
+
+
+def J_by_enumeration(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJECTORIES) -> float:
+    """:math:`J = \\sum_\\tau P(\\tau) R(\\tau)` by listing every trajectory."""
+    enum = enumerate_trajectories(mdp, pi, max_trajectories=max_trajectories)
+    disc = mdp.gamma ** np.arange(mdp.horizon)
+    returns = (enum.rewards * enum.mask * disc).sum(axis=1)
+    return float(enum.prob @ returns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling (the learner's view) and trajectory log-probabilities
+# ---------------------------------------------------------------------------------------------
+
+def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.Generator) -> Trajectories:
+    """Sample ``n`` episodes at once (vectorised over episodes, a loop over time steps).
+
+    The policy only sees states; the dynamics ``P`` are read here solely to simulate the
+    environment.  Returns :class:`Trajectories` with arrays of shape (n, T).
+    """
+    mdp = _check_mdp(mdp)
+    n = check_positive_int(n, "n")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng()), got {type(rng).__name__}")
+    theta = policy.check_theta(theta) if hasattr(policy, "check_theta") else check_finite(theta, "theta")
+    T = mdp.horizon
+    cdf_env = np.cumsum(mdp.P, axis=-1)                          # (S, A, S)
+    table = policy.table(theta) if hasattr(policy, "table") else None
+    s = np.minimum((np.cumsum(mdp.mu0)[None, :] <= rng.random((n, 1))).sum(1), mdp.n_states - 1)
+    # padding (after an episode ends): stay in the final state, action 0, reward 0, mask False
+    states = np.zeros((n, T), dtype=np.int64)
+    actions = np.zeros((n, T), dtype=np.int64)
+    rewards = np.zeros((n, T))
+    mask = np.zeros((n, T), dtype=bool)
+    current = s.copy()                                           # every episode's current state
+    live = np.nonzero(~mdp.terminal[current])[0]                 # indices of running episodes
+    for t in range(T):
+        states[:, t] = current
+        if live.size == 0:
+            continue
+        s = current[live]
+        if table is not None:
+            c = np.cumsum(table[s], axis=1)
+            a = np.minimum((c <= rng.random((live.size, 1)) * c[:, -1:]).sum(1), mdp.n_actions - 1)
+        else:
+            a = np.asarray(policy.sample(theta, s, rng), dtype=np.int64)
+        c = cdf_env[s, a]                                        # (live, S)
+        s2 = np.minimum((c <= rng.random((live.size, 1)) * c[:, -1:]).sum(1), mdp.n_states - 1)
+        actions[live, t] = a
+        rewards[live, t] = mdp.R[s, a, s2]
+        mask[live, t] = True
+        current[live] = s2
+        live = live[~mdp.terminal[s2]]
+    next_states = np.concatenate([states[:, 1:], current[:, None]], axis=1)
+    return Trajectories(states=states, actions=actions, rewards=rewards, mask=mask, next_states=next_states)
+
+
+def log_prob_trajectory(mdp: TabularMDP, policy, theta, traj) -> np.ndarray:
+    """Full :math:`\\log P(\\tau\\mid\\theta) = \\log\\mu_0(s_0) + \\sum_t [\\log\\pi_\\theta(a_t\\mid s_t)
+    + \\log P(s_{t+1}\\mid s_t, a_t)]` over the steps where an action was taken, shape (n,).
+
+    ``traj`` is a :class:`Trajectories` or an :class:`Enumeration` (states (n, T+1)).
+    """
+    mdp = _check_mdp(mdp)
+    states = np.asarray(traj.states)
+    if hasattr(traj, "next_states"):
+        s, s2 = states, np.asarray(traj.next_states)
+    elif states.shape[1] == np.asarray(traj.actions).shape[1] + 1:
+        s, s2 = states[:, :-1], states[:, 1:]
+    else:
+        raise ValueError("traj must carry next_states or states of shape (n, T+1)")
+    a, m = np.asarray(traj.actions), np.asarray(traj.mask, dtype=bool)
+    logpi = policy.log_prob(theta, s, a)
+    with np.errstate(divide="ignore"):
+        logP = np.log(mdp.P[s, a, s2])
+        log_mu0 = np.log(mdp.mu0[s[:, 0]])
+    return log_mu0 + np.where(m, logpi + logP, 0.0).sum(axis=1)
+
+
+def gymnasium_returns(env, policy, theta, n: int, gamma: float, rng: np.random.Generator) -> np.ndarray:
+    """Discounted returns :math:`\\sum_t \\gamma^t r_t` of ``n`` episodes run in a gymnasium
+    environment itself (``env.reset(seed=...)``, 5-value ``step``) with a policy over integer states.
+
+    An independent check that a :class:`TabularMDP` built by :func:`from_toy_text` describes the
+    process gymnasium samples: their mean should match :func:`J_exact` (same ``gamma``; the
+    environment's ``TimeLimit`` plays the role of the horizon).  A plain loop: use small ``n``.
+    """
+    n = check_positive_int(n, "n")
+    gamma = check_gamma(gamma)
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    theta = policy.check_theta(theta) if hasattr(policy, "check_theta") else check_finite(theta, "theta")
+    returns = np.zeros(n)
+    for i in range(n):
+        s, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+        discount, done = 1.0, False
+        while not done:
+            a = int(policy.sample(theta, np.asarray(s), rng))
+            s, r, terminated, truncated, _ = env.step(a)
+            returns[i] += discount * float(r)
+            discount *= gamma
+            done = terminated or truncated
+    return returns

@@ -1,0 +1,179 @@
+"""A softmax policy with one hidden tanh layer and hand-written backpropagation.
+
+The network maps an observation ``x`` (``obs_dim`` numbers) to action probabilities
+
+$$h = \\tanh(x W_1 + b_1), \\qquad \\text{logits} = h W_2 + b_2, \\qquad
+\\pi_\\theta(a \\mid x) = \\operatorname{softmax}(\\text{logits})_a .$$
+
+The parameters live in one flat vector ``theta`` (shape ``theta_shape = (n_params,)``) so that
+the trainer and the optimisers treat it like any other policy's parameters;
+:meth:`MLPSoftmax.unpack` views it as ``W1, b1, W2, b2``.  The score
+$\\nabla_\\theta \\log \\pi_\\theta(a \\mid x)$ is computed by backpropagation written out by hand:
+the gradient of the log-probability with respect to the logits is ``onehot(a) - probs``, and the
+chain rule carries it back through ``W2`` and the tanh layer (whose derivative is ``1 - h**2``).
+``tests/test_mlp.py`` checks it against finite differences.
+
+The methods match those of :mod:`pgbook.policies` (``sample``, ``log_prob``, ``score``,
+``probs``, ``init_theta``) and are vectorised over any leading batch shape of ``obs``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validate import check_finite, check_positive_int
+
+__all__ = ["MLPSoftmax"]
+
+
+class MLPSoftmax:
+    """Softmax policy over ``n_actions`` actions with one hidden tanh layer of ``hidden`` units.
+
+    Parameters
+    ----------
+    obs_dim : int
+        Length of an observation vector.
+    n_actions : int
+        Number of discrete actions.
+    hidden : int
+        Width of the hidden layer.
+    """
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: int = 16):
+        self.obs_dim = check_positive_int(obs_dim, "obs_dim")
+        self.n_actions = check_positive_int(n_actions, "n_actions")
+        self.hidden = check_positive_int(hidden, "hidden")
+        d, h, a = self.obs_dim, self.hidden, self.n_actions
+        # Offsets of W1 (d, h), b1 (h,), W2 (h, a), b2 (a,) inside the flat theta.
+        self._sizes = [d * h, h, h * a, a]
+        self._offsets = np.cumsum([0] + self._sizes)
+        self.n_params = int(self._offsets[-1])
+        self.theta_shape = (self.n_params,)
+
+    def __repr__(self) -> str:
+        return f"MLPSoftmax(obs_dim={self.obs_dim}, n_actions={self.n_actions}, hidden={self.hidden})"
+
+    # ------------------------------------------------------------------ parameters
+    def unpack(self, theta):
+        """Views ``W1 (obs_dim, hidden)``, ``b1 (hidden,)``, ``W2 (hidden, n_actions)``, ``b2 (n_actions,)`` of ``theta``."""
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != self.theta_shape:
+            raise ValueError(f"theta must have shape {self.theta_shape}, got {theta.shape}")
+        o = self._offsets
+        d, h, a = self.obs_dim, self.hidden, self.n_actions
+        return (theta[o[0]:o[1]].reshape(d, h), theta[o[1]:o[2]],
+                theta[o[2]:o[3]].reshape(h, a), theta[o[3]:o[4]])
+
+    def pack(self, W1, b1, W2, b2) -> np.ndarray:
+        """The flat parameter vector made of the four blocks (inverse of :meth:`unpack`)."""
+        parts = [np.asarray(p, dtype=float).reshape(-1) for p in (W1, b1, W2, b2)]
+        for p, size, name in zip(parts, self._sizes, ("W1", "b1", "W2", "b2")):
+            if p.size != size:
+                raise ValueError(f"{name} must have {size} entries, got {p.size}")
+        return np.concatenate(parts)
+
+    def init_theta(self, rng=None, scale: float = 0.0) -> np.ndarray:
+        """Initial parameters.
+
+        The hidden weights ``W1`` get Gaussian entries of standard deviation ``1/sqrt(obs_dim)``
+        (the hidden units must differ, or they would all learn the same thing); the output
+        weights get standard deviation ``scale`` (0 by default: the initial policy is uniform).
+        Needs ``rng`` (a ``numpy.random.Generator``) for the random part.
+        """
+        if rng is None:
+            rng = np.random.default_rng(0)
+        d, h, a = self.obs_dim, self.hidden, self.n_actions
+        W1 = rng.normal(0.0, 1.0 / np.sqrt(d), size=(d, h))
+        W2 = rng.normal(0.0, float(scale), size=(h, a)) if scale > 0 else np.zeros((h, a))
+        return self.pack(W1, np.zeros(h), W2, np.zeros(a))
+
+    # ------------------------------------------------------------------ forward pass
+    def _obs(self, obs) -> np.ndarray:
+        obs = np.asarray(obs, dtype=float)
+        if obs.shape[-1:] != (self.obs_dim,):
+            raise ValueError(f"obs must have last dimension {self.obs_dim}, got shape {obs.shape}")
+        return obs
+
+    def _forward(self, theta, obs):
+        W1, b1, W2, b2 = self.unpack(theta)
+        x = self._obs(obs)
+        hidden = np.tanh(x @ W1 + b1)
+        logits = hidden @ W2 + b2
+        logits = logits - logits.max(axis=-1, keepdims=True)  # stable softmax
+        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        return x, hidden, log_probs
+
+    def logits(self, theta, obs) -> np.ndarray:
+        """Unnormalised log-probabilities, shape ``obs.shape[:-1] + (n_actions,)``."""
+        W1, b1, W2, b2 = self.unpack(theta)
+        return np.tanh(self._obs(obs) @ W1 + b1) @ W2 + b2
+
+    def probs(self, theta, obs) -> np.ndarray:
+        """Action probabilities, shape ``obs.shape[:-1] + (n_actions,)``."""
+        return np.exp(self._forward(theta, obs)[2])
+
+    def sample(self, theta, obs, rng) -> np.ndarray:
+        """One action per observation (integer array of shape ``obs.shape[:-1]``)."""
+        p = self.probs(theta, obs)
+        u = rng.random(p.shape[:-1] + (1,))
+        actions = (np.cumsum(p, axis=-1) < u).sum(axis=-1)
+        return np.minimum(actions, self.n_actions - 1)
+
+    def _actions(self, actions, batch_shape) -> np.ndarray:
+        actions = np.asarray(actions)
+        if actions.shape != batch_shape:
+            raise ValueError(f"actions must have shape {batch_shape} (one per observation), got {actions.shape}")
+        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
+            raise ValueError(f"actions must be integers in [0, {self.n_actions - 1}]")
+        return actions.astype(int)
+
+    def log_prob(self, theta, obs, actions) -> np.ndarray:
+        """``log pi(a|x)`` for each observation/action pair, shape ``obs.shape[:-1]``."""
+        _, _, log_probs = self._forward(theta, obs)
+        actions = self._actions(actions, log_probs.shape[:-1])
+        return np.take_along_axis(log_probs, actions[..., None], axis=-1)[..., 0]
+
+    # ------------------------------------------------------------------ backward pass
+    def score(self, theta, obs, actions) -> np.ndarray:
+        """``grad_theta log pi(a|x)`` by backpropagation, shape ``obs.shape[:-1] + (n_params,)``.
+
+        With ``delta = onehot(a) - probs`` (the gradient with respect to the logits):
+        ``dW2 = h ⊗ delta``, ``db2 = delta``, ``dpre = (delta @ W2.T) * (1 - h**2)``,
+        ``dW1 = x ⊗ dpre``, ``db1 = dpre``.
+        """
+        return self.weighted_score_sum(theta, obs, actions, weights=None)
+
+    def weighted_score_sum(self, theta, obs, actions, weights=None, axes: int = 0) -> np.ndarray:
+        """``sum_t weights_t * score_t`` over the last ``axes`` batch dimensions, without storing every score.
+
+        ``obs`` has shape ``batch + (obs_dim,)``, ``actions`` and ``weights`` shape ``batch``.
+        With ``axes=0`` (and ``weights=None``) this is :meth:`score`; with ``obs`` of shape
+        ``(n, T, obs_dim)`` and ``axes=1`` it returns one summed gradient per trajectory,
+        shape ``(n, n_params)``, at the memory cost of a single pass.
+        """
+        W1, b1, W2, b2 = self.unpack(theta)
+        x, hidden, log_probs = self._forward(theta, obs)
+        batch = log_probs.shape[:-1]
+        actions = self._actions(actions, batch)
+        delta = -np.exp(log_probs)
+        np.put_along_axis(delta, actions[..., None], np.take_along_axis(delta, actions[..., None], axis=-1) + 1.0, axis=-1)
+        if weights is not None:
+            weights = np.asarray(weights, dtype=float)
+            if weights.shape != batch:
+                raise ValueError(f"weights must have shape {batch}, got {weights.shape}")
+            delta = delta * weights[..., None]
+        dpre = (delta @ W2.T) * (1.0 - hidden**2)
+        lead = batch[: len(batch) - axes]
+        summed = "".join(chr(ord("t") + i) for i in range(axes))  # letters for the summed axes
+        spec_in = "..." + summed
+        dW1 = np.einsum(f"{spec_in}i,{spec_in}j->...ij", x, dpre).reshape(lead + (-1,))
+        dW2 = np.einsum(f"{spec_in}i,{spec_in}j->...ij", hidden, delta).reshape(lead + (-1,))
+        db1 = dpre.sum(axis=tuple(range(len(lead), len(batch)))) if axes else dpre
+        db2 = delta.sum(axis=tuple(range(len(lead), len(batch)))) if axes else delta
+        return np.concatenate([dW1, db1, dW2, db2], axis=-1)
+
+    def check_theta(self, theta) -> np.ndarray:
+        """``theta`` as a float array after checking its shape and that it is finite."""
+        theta = check_finite(theta, "theta")
+        if theta.shape != self.theta_shape:
+            raise ValueError(f"theta must have shape {self.theta_shape}, got {theta.shape}")
+        return theta

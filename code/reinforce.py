@@ -1,0 +1,728 @@
+r"""REINFORCE on gymnasium environments, in numpy, with analytic gradients.
+
+One iteration of :func:`train`
+
+1. plays a batch of whole episodes with the current policy, many environments at once
+   (:func:`collect_batch`, through ``gymnasium.make_vec``);
+2. turns the batch into one gradient sample per episode with the Part I estimator
+   :func:`pgbook.estimators.policy_gradient_samples`,
+   $\hat g_i = \sum_t w_t\, \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, (\Psi_t - b_t)$,
+   where $\Psi_t$ is the full return $R(\tau)$ or the reward-to-go $G_t$, $b_t$ a baseline
+   and $w_t = \gamma^t$ or 1;
+3. averages the samples, $\hat g = \frac1n \sum_i \hat g_i$, and takes one ascent step
+   (plain SGD or Adam).
+
+Everything is set in one :class:`ReinforceConfig`; :func:`train` returns a :class:`TrainResult`
+with the final parameters and one row of metrics per iteration (also passed to a callback).
+
+**The autoreset step.** gymnasium 1.x vector environments reset a finished sub-environment on
+the *next* call to ``step``: that call ignores the action, returns the first observation of a
+new episode and a reward of 0.  Each round of :func:`collect_batch` starts every environment
+from ``reset`` and keeps exactly the first episode of each: the step at which an episode ends
+is its last valid step; the autoreset step after it and everything later is masked out
+(``mask`` False, reward 0), so it contributes neither reward nor score.
+
+**Observations and actions.** ``Box`` observations are used as they are (flattened);
+``Discrete`` observations become one-hot vectors.  ``Discrete`` actions use a softmax policy
+(:class:`pgbook.policies.LinearSoftmax` or :class:`pgbook.mlp.MLPSoftmax`), one-dimensional
+``Box`` actions a linear Gaussian (:class:`pgbook.policies.LinearGaussian`; the sampled action
+is clipped to the bounds for the environment only, the score uses the sample itself).
+Any other space raises a ValueError.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from ._validate import check_gamma, check_positive, check_positive_int
+from .mlp import MLPSoftmax
+from .policies import LinearGaussian, LinearSoftmax
+
+from .estimators import policy_gradient_samples, returns_to_go
+
+__all__ = [
+    "ReinforceConfig",
+    "TrainResult",
+    "Batch",
+    "TrainingDivergedWarning",
+    "train",
+    "collect_batch",
+    "evaluate",
+    "make_envs",
+    "make_policy",
+    "features",
+    "time_to_solve",
+    "BASELINES",
+    "OPTIMISERS",
+]
+
+BASELINES = ("none", "batch-mean", "value")
+OPTIMISERS = ("adam", "sgd")
+#: Longest episode a round will wait for when the environment sets no time limit.
+SAFETY_MAX_EPISODE_STEPS = 10_000
+
+
+class TrainingDivergedWarning(UserWarning):
+    """Issued when :func:`train` stops because a parameter, return or gradient is not finite."""
+
+
+@dataclass
+class ReinforceConfig:
+    """Every setting of a REINFORCE run.
+
+    The defaults (linear softmax on CartPole-v1, Adam with learning rate 0.2, 16 episodes per batch,
+    reward-to-go with a learned linear state-value baseline) solve CartPole-v1 in about 100 000
+    environment steps, roughly a second of training on one core; see ``benchmarks/reinforce_cartpole.py``.
+
+    ``ReinforceConfig(learning_rate=0.1)`` changes one field; ``config.replace(...)`` returns a
+    modified copy; :meth:`validate` (called by :func:`train`) raises a ValueError naming any bad field.
+    """
+
+    env_id: str = "CartPole-v1"
+    """gymnasium environment id, e.g. ``"CartPole-v1"``, ``"Acrobot-v1"``, ``"pgbook/LinearQuadratic-v0"``."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Extra keyword arguments for the environment constructor."""
+    policy: str = "linear"
+    """``"linear"`` (linear softmax for discrete actions, linear Gaussian for Box actions) or
+    ``"mlp"`` (one hidden tanh layer, discrete actions only)."""
+    hidden: int = 16
+    """Width of the hidden layer of the ``"mlp"`` policy."""
+    init_scale: float = 0.0
+    """Standard deviation of the random initial output weights (0: start from the uniform / zero-mean policy)."""
+    learning_rate: float = 0.2
+    """Step size of the optimiser."""
+    optimiser: str = "adam"
+    """``"adam"`` (Adam with beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"`` (theta += learning_rate * gradient)."""
+    gamma: float = 0.99
+    """Discount factor in [0, 1] used in the returns (evaluation always reports undiscounted returns)."""
+    batch_episodes: int | None = 16
+    """Episodes per iteration (one per parallel environment). Set it to None to batch by steps instead."""
+    batch_steps: int | None = None
+    """Minimum number of valid steps per iteration: whole rounds of ``num_envs`` episodes are played
+    until the batch holds at least this many steps. Only used when ``batch_episodes`` is None."""
+    num_envs: int = 16
+    """Parallel environments per round when batching by steps (with ``batch_episodes`` it equals that)."""
+    reward_to_go: bool = True
+    """Weight the score of step t by the reward-to-go G_t (True) or by the full return R(tau) (False)."""
+    discount_weighting: bool = False
+    """Multiply the term of step t by gamma**t, as in the exact gradient of the discounted objective
+    (True), or leave it out, as most implementations do (False)."""
+    baseline: str = "value"
+    """``"none"``; ``"batch-mean"``: for episode i the mean of Psi over the other episodes of the
+    batch (leave-one-out, so it stays unbiased); ``"value"``: a linear state-value
+    V(s) = [features(s), 1] @ w fitted by least squares to Psi on the previous batch."""
+    normalise_returns: bool = False
+    """Centre and scale the weights Psi_t - b_t of the batch to mean 0 and standard deviation 1."""
+    seed: int = 0
+    """Seed of the run: initial parameters, actions and environment resets. Same seed, same run."""
+    max_iterations: int = 200
+    """Budget: at most this many iterations (gradient steps)."""
+    max_env_steps: int | None = 1_000_000
+    """Budget: stop after the iteration that reaches this many environment steps (None: no limit)."""
+    max_seconds: float | None = None
+    """Budget: stop after the iteration that reaches this much wall time in seconds (None: no limit)."""
+    max_episode_steps: int | None = None
+    """Cut episodes after this many steps (None: the environment's own time limit, or 10000)."""
+    vectorization_mode: str = "auto"
+    """``"auto"`` (the environment's native vector version if it has one, else ``"sync"``),
+    ``"vector_entry_point"`` or ``"sync"``."""
+    measure_variants: bool = False
+    """Also measure, on every batch, the gradient variance of the three classic variants: full return,
+    reward-to-go, and reward-to-go minus a baseline (the run's own baseline if it uses reward-to-go
+    and one, else the leave-one-out batch mean). Same batch, same parameters: a fair comparison."""
+    progress: bool | None = None
+    """Progress bar: True, False, or None (a tqdm.auto bar that appears if the run lasts over 2 s)."""
+
+    def replace(self, **changes) -> "ReinforceConfig":
+        """A copy with some fields changed."""
+        data = asdict(self)
+        unknown = set(changes) - set(data)
+        if unknown:
+            raise ValueError(f"unknown ReinforceConfig field(s): {sorted(unknown)}; the fields are {sorted(data)}")
+        data.update(changes)
+        return ReinforceConfig(**data)
+
+    def validate(self) -> "ReinforceConfig":
+        """Raise a ValueError naming the first field with a bad value; return self."""
+        if not isinstance(self.env_id, str) or not self.env_id:
+            raise ValueError(f"env_id must be a gymnasium environment id string, got {self.env_id!r}")
+        if self.policy not in ("linear", "mlp"):
+            raise ValueError(f"policy must be 'linear' or 'mlp', got {self.policy!r}")
+        check_positive_int(self.hidden, "hidden")
+        if not (np.isfinite(self.init_scale) and self.init_scale >= 0):
+            raise ValueError(f"init_scale must be a finite number >= 0, got {self.init_scale}")
+        check_positive(self.learning_rate, "learning_rate")
+        if self.optimiser not in OPTIMISERS:
+            raise ValueError(f"optimiser must be one of {OPTIMISERS}, got {self.optimiser!r}")
+        check_gamma(self.gamma, "gamma")
+        if self.batch_episodes is None and self.batch_steps is None:
+            raise ValueError("set batch_episodes or batch_steps (both are None)")
+        if self.batch_episodes is not None:
+            check_positive_int(self.batch_episodes, "batch_episodes")
+            if self.batch_episodes < 2:
+                raise ValueError("batch_episodes must be at least 2 (the variance estimate needs two episodes)")
+        else:
+            check_positive_int(self.batch_steps, "batch_steps")
+        check_positive_int(self.num_envs, "num_envs")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        check_positive_int(self.max_iterations, "max_iterations")
+        if self.max_env_steps is not None:
+            check_positive_int(self.max_env_steps, "max_env_steps")
+        if self.max_seconds is not None:
+            check_positive(self.max_seconds, "max_seconds")
+        if self.max_episode_steps is not None:
+            check_positive_int(self.max_episode_steps, "max_episode_steps")
+        if self.vectorization_mode not in ("auto", "vector_entry_point", "sync"):
+            raise ValueError(f"vectorization_mode must be 'auto', 'vector_entry_point' or 'sync', "
+                             f"got {self.vectorization_mode!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        return self
+
+    @property
+    def envs_per_round(self) -> int:
+        """Number of environments stepped together."""
+        return self.batch_episodes if self.batch_episodes is not None else self.num_envs
+
+
+# ------------------------------------------------------------------------------------ spaces
+def features(obs_space, obs) -> np.ndarray:
+    """Feature vectors of a batch of observations: one-hot for ``Discrete``, flattened floats for ``Box``.
+
+    ``obs`` has shape ``(n,) + obs_space.shape``; the result has shape ``(n, obs_dim(obs_space))``.
+    """
+    if isinstance(obs_space, spaces.Discrete):
+        idx = np.asarray(obs, dtype=np.int64) - int(obs_space.start)
+        return np.eye(int(obs_space.n))[idx]
+    if isinstance(obs_space, spaces.Box):
+        obs = np.asarray(obs, dtype=float)
+        return obs.reshape(obs.shape[0], -1)
+    raise ValueError(_space_message("observation", obs_space))
+
+
+def _obs_dim(obs_space) -> int:
+    if isinstance(obs_space, spaces.Discrete):
+        return int(obs_space.n)
+    if isinstance(obs_space, spaces.Box):
+        return int(np.prod(obs_space.shape))
+    raise ValueError(_space_message("observation", obs_space))
+
+
+def _space_message(kind: str, space) -> str:
+    what = ("Discrete or a Box" if kind == "observation" else "Discrete or a one-dimensional Box")
+    return (f"unsupported {kind} space {space!r}: the REINFORCE trainer needs a {what} {kind} space "
+            f"(wrap the environment, e.g. with gymnasium.wrappers.FlattenObservation, or pick another env_id)")
+
+
+def make_policy(config: ReinforceConfig, obs_space, action_space):
+    """The policy object for these spaces: LinearSoftmax, MLPSoftmax or LinearGaussian."""
+    obs_dim = _obs_dim(obs_space)
+    if isinstance(action_space, spaces.Discrete):
+        if config.policy == "mlp":
+            return MLPSoftmax(obs_dim, int(action_space.n), config.hidden)
+        return LinearSoftmax(obs_dim, int(action_space.n))
+    if isinstance(action_space, spaces.Box) and len(action_space.shape) == 1:
+        if config.policy == "mlp":
+            raise ValueError("policy='mlp' supports Discrete action spaces only; use policy='linear' "
+                             f"(a linear Gaussian) for the Box action space of {config.env_id}")
+        return LinearGaussian(obs_dim, int(action_space.shape[0]))
+    raise ValueError(_space_message("action", action_space))
+
+
+def make_envs(env_id: str, num_envs: int, vectorization_mode: str = "auto", env_kwargs: dict | None = None):
+    """``gymnasium.make_vec`` with the native vector environment where one exists ("auto"), else "sync"."""
+    env_kwargs = dict(env_kwargs or {})
+    try:
+        spec = gymnasium.spec(env_id)
+    except Exception as err:  # gymnasium raises its own error types for unknown ids
+        raise ValueError(f"env_id {env_id!r} is not a registered gymnasium environment ({err})") from None
+    mode = vectorization_mode
+    if mode == "auto":
+        mode = "vector_entry_point" if getattr(spec, "vector_entry_point", None) is not None else "sync"
+    return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **env_kwargs)
+
+
+def _env_action(action_space, actions):
+    if isinstance(action_space, spaces.Discrete):
+        return actions + int(action_space.start)
+    return np.clip(actions, action_space.low, action_space.high).astype(action_space.dtype)
+
+
+# ------------------------------------------------------------------------------------ rollouts
+@dataclass
+class Batch:
+    """Whole episodes laid out as ``(n, T)`` arrays, where ``T`` is the longest episode of the batch.
+
+    ``mask[i, t]`` is True for the steps episode ``i`` really took; rewards are 0 where it is False.
+    """
+
+    obs: np.ndarray        #: (n, T, obs_dim) features of the observations
+    actions: np.ndarray    #: (n, T) ints, or (n, T, act_dim) floats for a Gaussian policy
+    rewards: np.ndarray    #: (n, T) float, 0 where masked
+    mask: np.ndarray       #: (n, T) bool
+    lengths: np.ndarray    #: (n,) steps per episode
+    env_steps: int         #: environment steps taken, the masked ones included
+
+    @property
+    def returns(self) -> np.ndarray:
+        """Undiscounted return of each episode, shape (n,)."""
+        return self.rewards.sum(axis=1)
+
+    @property
+    def n_episodes(self) -> int:
+        return int(self.lengths.shape[0])
+
+
+def _sampler(policy, theta, rng, greedy=False):
+    """A function obs_features -> actions for the rollout loop.
+
+    For the softmax policies it is a lean copy of ``policy.sample`` (same probabilities, same
+    inverse-CDF draw, so the same actions for the same ``rng``) without the per-call input checks,
+    which would otherwise cost a third of the rollout time; ``theta`` is checked once here.
+    """
+    theta = policy.check_theta(theta)
+    if greedy:
+        return lambda x: _greedy(policy, theta, x)
+    if isinstance(policy, LinearSoftmax) and policy.bias:
+        W, b = theta[:-1], theta[-1]
+
+        def sample(x):
+            logits = x @ W + b
+            p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            cdf = np.cumsum(p, axis=-1)
+            u = rng.random(p.shape[:-1])[..., None] * cdf[..., -1:]
+            return np.minimum((cdf <= u).sum(axis=-1), p.shape[-1] - 1)
+        return sample
+    return lambda x: policy.sample(theta, x, rng)
+
+
+def _play_round(envs, policy, theta, rng, max_episode_steps, greedy=False):
+    """Reset every sub-environment and play until each has finished its first episode."""
+    n = envs.num_envs
+    obs_space, action_space = envs.single_observation_space, envs.single_action_space
+    obs, _ = envs.reset(seed=int(rng.integers(2**31 - 1)))
+    obs_list, act_list, rew_list = [], [], []
+    lengths = np.zeros(n, dtype=np.int64)
+    running = np.ones(n, dtype=bool)
+    t = 0
+    act = _sampler(policy, theta, rng, greedy)
+    while running.any() and t < max_episode_steps:
+        x = features(obs_space, obs)
+        if not np.all(np.isfinite(x)):
+            raise FloatingPointError("the environment returned a non-finite observation")
+        actions = act(x)
+        obs, reward, terminated, truncated, _ = envs.step(_env_action(action_space, actions))
+        obs_list.append(x)
+        act_list.append(actions)
+        rew_list.append(np.where(running, np.asarray(reward, dtype=float), 0.0))
+        t += 1
+        lengths[running] = t
+        # The step that ends an episode is its last valid step; the next one is the autoreset.
+        running &= ~(np.asarray(terminated) | np.asarray(truncated))
+    steps = t * n
+    obs_arr = np.stack(obs_list, axis=1)
+    act_arr = np.stack(act_list, axis=1)
+    rew_arr = np.stack(rew_list, axis=1)
+    mask = np.arange(t)[None, :] < lengths[:, None]
+    return Batch(obs_arr, act_arr, rew_arr, mask, lengths, steps)
+
+
+def _pad_cat(arrays, T):
+    out = []
+    for a in arrays:
+        pad = [(0, 0), (0, T - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
+        out.append(np.pad(a, pad))
+    return np.concatenate(out, axis=0)
+
+
+def collect_batch(envs, policy, theta, rng, min_episodes: int | None = None, min_steps: int | None = None,
+                  max_episode_steps: int | None = None) -> Batch:
+    """Play whole episodes with ``policy(theta)`` on the vector environment ``envs``.
+
+    Each round resets all ``envs.num_envs`` sub-environments (seeds drawn from ``rng``) and keeps
+    the first episode of each, masking the autoreset step and everything after it.  Rounds are
+    played until the batch has at least ``min_episodes`` episodes or ``min_steps`` valid steps.
+    Returns a :class:`Batch`.
+    """
+    if (min_episodes is None) == (min_steps is None):
+        raise ValueError("give exactly one of min_episodes and min_steps")
+    cap = _episode_cap(envs, max_episode_steps)
+    rounds = []
+    while True:
+        rounds.append(_play_round(envs, policy, theta, rng, cap))
+        n_ep = sum(b.n_episodes for b in rounds)
+        n_st = sum(int(b.lengths.sum()) for b in rounds)
+        if (min_episodes is not None and n_ep >= min_episodes) or (min_steps is not None and n_st >= min_steps):
+            break
+    if len(rounds) == 1:
+        return rounds[0]
+    T = max(b.mask.shape[1] for b in rounds)
+    return Batch(_pad_cat([b.obs for b in rounds], T), _pad_cat([b.actions for b in rounds], T),
+                 _pad_cat([b.rewards for b in rounds], T), _pad_cat([b.mask for b in rounds], T),
+                 np.concatenate([b.lengths for b in rounds]), sum(b.env_steps for b in rounds))
+
+
+def _episode_cap(envs, max_episode_steps):
+    if max_episode_steps is not None:
+        return int(max_episode_steps)
+    spec = getattr(envs, "spec", None)
+    limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
+    return int(limit) + 1 if limit else SAFETY_MAX_EPISODE_STEPS
+
+
+def _greedy(policy, theta, x):
+    if isinstance(policy, LinearGaussian):
+        return policy.mean_std(theta, x)[0]
+    return np.argmax(policy.probs(theta, x), axis=-1)
+
+
+def evaluate(policy, theta, env_id: str = "CartPole-v1", n_episodes: int = 100, seed: int = 0,
+             greedy: bool = False, env_kwargs: dict | None = None, max_episode_steps: int | None = None,
+             vectorization_mode: str = "auto") -> np.ndarray:
+    """Undiscounted returns of ``n_episodes`` episodes of ``policy(theta)``, all played at once.
+
+    ``greedy=True`` takes the most probable action (the mean, for a Gaussian) instead of sampling.
+    Returns an array of shape ``(n_episodes,)``.
+    """
+    n_episodes = check_positive_int(n_episodes, "n_episodes")
+    theta = policy.check_theta(theta)
+    envs = make_envs(env_id, n_episodes, vectorization_mode, env_kwargs)
+    try:
+        rng = np.random.default_rng([int(seed), 1])
+        batch = _play_round(envs, policy, theta, rng, _episode_cap(envs, max_episode_steps), greedy=greedy)
+    finally:
+        envs.close()
+    return batch.returns
+
+
+# ------------------------------------------------------------------------------------ gradient
+def _score(policy, theta, batch):
+    """Per-step scores, (n, T, *theta_shape), zero where masked."""
+    actions = batch.actions
+    if isinstance(policy, (LinearSoftmax, MLPSoftmax)):
+        actions = np.where(batch.mask, actions, 0)
+    s = policy.score(theta, batch.obs, actions)
+    return s * batch.mask.reshape(batch.mask.shape + (1,) * (s.ndim - 2))
+
+
+def _psi(batch, gamma, reward_to_go):
+    g = returns_to_go(batch.rewards, gamma, batch.mask)
+    if reward_to_go:
+        return g
+    return np.where(batch.mask, g[:, :1], 0.0)
+
+
+def _leave_one_out_mean(psi, mask):
+    """For each episode, the mean of psi over the valid steps of the *other* episodes."""
+    sums = np.where(mask, psi, 0.0).sum(axis=1)
+    counts = mask.sum(axis=1)
+    other = np.maximum(counts.sum() - counts, 1)
+    return (sums.sum() - sums) / other
+
+
+def _value_features(batch):
+    n, T, _ = batch.obs.shape
+    return np.concatenate([batch.obs, np.ones((n, T, 1))], axis=-1)
+
+
+def _fit_value(batch, psi, ridge=1e-3):
+    X = _value_features(batch)[batch.mask]
+    y = psi[batch.mask]
+    A = X.T @ X + ridge * np.eye(X.shape[1])
+    return np.linalg.solve(A, X.T @ y)
+
+
+def _gradient_samples(score, batch, psi, config, baseline_nt):
+    """One gradient sample per episode via pgbook.estimators.policy_gradient_samples."""
+    if config.normalise_returns:
+        adv = psi - baseline_nt
+        vals = adv[batch.mask]
+        scaled = (adv - vals.mean()) / (vals.std() + 1e-8)
+        # Psi - b_eff = scaled advantage: normalisation is a shift (a baseline) and a rescaling.
+        baseline_nt = np.where(batch.mask, psi - scaled, 0.0)
+    return policy_gradient_samples(score, batch.rewards, batch.mask, config.gamma,
+                                   reward_to_go=config.reward_to_go,
+                                   discount_weighting=config.discount_weighting,
+                                   baseline=baseline_nt)
+
+
+def _variance(samples):
+    """Trace of the covariance of the per-episode gradient samples (sum of per-coordinate variances)."""
+    flat = samples.reshape(samples.shape[0], -1)
+    return float(flat.var(axis=0, ddof=1).sum())
+
+
+class _Adam:
+    def __init__(self, shape, lr, b1=0.9, b2=0.999, eps=1e-8):
+        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
+        self.m = np.zeros(shape)
+        self.v = np.zeros(shape)
+        self.t = 0
+
+    def step(self, grad):
+        self.t += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * grad
+        self.v = self.b2 * self.v + (1 - self.b2) * grad**2
+        m_hat = self.m / (1 - self.b1**self.t)
+        v_hat = self.v / (1 - self.b2**self.t)
+        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+# ------------------------------------------------------------------------------------ training
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    ``history`` holds one dict of metrics per iteration (see :func:`train`); :meth:`curve` pulls
+    one metric out as an array.  ``status`` is ``"budget"`` (a budget ran out), ``"callback"``
+    (the callback asked to stop) or ``"diverged"`` (then ``message`` says what to change and
+    ``theta`` holds the last finite parameters).
+    """
+
+    config: ReinforceConfig
+    policy: object
+    theta: np.ndarray
+    history: list
+    status: str
+    message: str
+    env_steps: int
+    wall_time: float
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
+
+    @property
+    def iterations(self) -> int:
+        return len(self.history)
+
+    def curve(self, key: str = "return_mean") -> np.ndarray:
+        """The metric ``key`` over iterations as a float array."""
+        if self.history and key not in self.history[0]:
+            raise ValueError(f"unknown metric {key!r}; the metrics are {sorted(self.history[0])}")
+        return np.array([row[key] for row in self.history], dtype=float)
+
+    def evaluate(self, n_episodes: int = 100, seed: int = 0, greedy: bool = False) -> np.ndarray:
+        """Undiscounted returns of ``n_episodes`` fresh episodes with the final parameters."""
+        c = self.config
+        return evaluate(self.policy, self.theta, c.env_id, n_episodes, seed, greedy, c.env_kwargs,
+                        c.max_episode_steps, c.vectorization_mode)
+
+
+def _divergence_message(what: str, config: ReinforceConfig, iteration: int) -> str:
+    hint = (f"lower learning_rate (now {config.learning_rate:g}; try {min(config.learning_rate / 10, 0.1):g})")
+    if config.optimiser == "sgd":
+        hint += ", or switch to optimiser='adam', whose steps are bounded by the learning rate"
+    if not config.normalise_returns:
+        hint += ", or set normalise_returns=True"
+    return (f"training diverged at iteration {iteration}: {what} became NaN or infinite. "
+            f"To fix it, {hint}. The result keeps the last finite parameters.")
+
+
+def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool | None] | None = None,
+          **overrides) -> TrainResult:
+    """Train a policy with REINFORCE.
+
+    Parameters
+    ----------
+    config : ReinforceConfig, optional
+        All settings (default: ``ReinforceConfig()``); keyword ``overrides`` replace fields.
+    callback : callable, optional
+        Called after every iteration with the metrics dict of that iteration; returning True stops
+        the run (``status="callback"``).
+
+    Metrics per iteration: ``iteration``, ``env_steps`` (total so far, masked autoreset steps
+    included), ``wall_time`` (seconds since the start), ``cpu_time`` (CPU seconds of this process
+    since the start: the fairer clock when other programs share the machine), ``episodes``, ``return_mean``,
+    ``return_std``, ``return_min``, ``return_max`` (undiscounted returns of the batch, played
+    with the parameters *before* this iteration's update), ``length_mean``, ``length_std``,
+    ``grad_norm`` (Euclidean norm of the averaged gradient), ``grad_variance`` (trace of the
+    covariance of the per-episode gradient samples), ``grad_variance_of_mean`` (the same divided
+    by the number of episodes: the variance of the gradient estimate used in the step), and with
+    ``measure_variants`` also ``grad_variance_full_return``, ``grad_variance_reward_to_go`` and
+    ``grad_variance_baseline`` measured on the same batch.  ``theta`` is a copy of the parameters
+    after the update (the only entry that is not a number).
+
+    Returns a :class:`TrainResult`.  If parameters, returns or gradients stop being finite the
+    run stops, warns with :class:`TrainingDivergedWarning` and the result's ``message`` says
+    what to change.
+    """
+    config = (config or ReinforceConfig())
+    if overrides:
+        config = config.replace(**overrides)
+    config.validate()
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    rng = np.random.default_rng([int(config.seed), 0])
+    envs = make_envs(config.env_id, config.envs_per_round, config.vectorization_mode, config.env_kwargs)
+    history: list = []
+    status, message = "budget", ""
+    env_steps = 0
+    bar = None
+    try:
+        obs_space, action_space = envs.single_observation_space, envs.single_action_space
+        policy = make_policy(config, obs_space, action_space)
+        theta = policy.init_theta(rng, config.init_scale)
+        adam = _Adam(theta.shape, config.learning_rate) if config.optimiser == "adam" else None
+        value_w = None
+        if config.progress is None or config.progress:
+            from tqdm.auto import tqdm
+            total = config.max_env_steps if config.max_env_steps is not None else None
+            bar = tqdm(total=total, unit="step", desc=f"REINFORCE {config.env_id}", leave=False,
+                       delay=0 if config.progress else 2.0, disable=config.progress is False)
+        for iteration in range(1, config.max_iterations + 1):
+            try:
+                with np.errstate(over="raise", invalid="raise", divide="raise"):
+                    batch = collect_batch(envs, policy, theta, rng,
+                                          min_episodes=config.batch_episodes,
+                                          min_steps=None if config.batch_episodes else config.batch_steps,
+                                          max_episode_steps=config.max_episode_steps)
+            except (FloatingPointError, ValueError) as err:
+                if "finite" not in str(err) and not isinstance(err, FloatingPointError):
+                    raise
+                status, message = "diverged", _divergence_message("the policy's actions or observations",
+                                                                  config, iteration)
+                break
+            env_steps += batch.env_steps
+            returns = batch.returns
+            if not np.all(np.isfinite(returns)):
+                status, message = "diverged", _divergence_message("the returns", config, iteration)
+                break
+            psi = _psi(batch, config.gamma, config.reward_to_go)
+            score = _score(policy, theta, batch)
+            n, T = batch.mask.shape
+            if config.baseline == "none":
+                base = None
+            elif config.baseline == "batch-mean":
+                base = np.repeat(_leave_one_out_mean(psi, batch.mask)[:, None], T, axis=1)
+            else:
+                base = np.zeros((n, T)) if value_w is None else _value_features(batch) @ value_w
+            base_nt = np.zeros((n, T)) if base is None else np.where(batch.mask, base, 0.0)
+            try:
+                with np.errstate(all="ignore"):
+                    samples = _gradient_samples(score, batch, psi, config, base_nt)
+                    grad = samples.mean(axis=0)
+            except ValueError as err:  # the estimator refuses non-finite scores or baselines
+                if "finite" not in str(err):
+                    raise
+                samples = np.array([np.nan])
+            if not np.all(np.isfinite(samples)):
+                status, message = "diverged", _divergence_message("the gradient", config, iteration)
+                break
+            with np.errstate(all="ignore"):
+                step = adam.step(grad) if adam is not None else config.learning_rate * grad
+                new_theta = theta + step
+            if not np.all(np.isfinite(new_theta)):
+                status, message = "diverged", _divergence_message("the parameters", config, iteration)
+                break
+            theta = new_theta
+            if config.baseline == "value":
+                value_w = _fit_value(batch, psi)
+            lengths = batch.lengths.astype(float)
+            metrics = {
+                "iteration": iteration,
+                "env_steps": env_steps,
+                "wall_time": time.perf_counter() - start,
+                "cpu_time": time.process_time() - cpu_start,
+                "episodes": n,
+                "return_mean": float(returns.mean()),
+                "return_std": float(returns.std(ddof=1)) if n > 1 else 0.0,
+                "return_min": float(returns.min()),
+                "return_max": float(returns.max()),
+                "length_mean": float(lengths.mean()),
+                "length_std": float(lengths.std(ddof=1)) if n > 1 else 0.0,
+                "grad_norm": float(np.linalg.norm(grad)),
+                "grad_variance": _variance(samples),
+                "grad_variance_of_mean": _variance(samples) / n,
+                "theta": theta.copy(),
+            }
+            if config.measure_variants:
+                plain = config.replace(normalise_returns=False)
+                zeros = np.zeros((n, T))
+                full = policy_gradient_samples(score, batch.rewards, batch.mask, config.gamma, reward_to_go=False,
+                                               discount_weighting=config.discount_weighting, baseline=zeros)
+                rtg_psi = _psi(batch, config.gamma, True)
+                rtg = _gradient_samples(score, batch, rtg_psi, plain.replace(reward_to_go=True), zeros)
+                if config.reward_to_go and config.baseline != "none":
+                    third = base_nt  # the run's own baseline
+                else:
+                    loo = np.repeat(_leave_one_out_mean(rtg_psi, batch.mask)[:, None], T, axis=1)
+                    third = np.where(batch.mask, loo, 0.0)
+                based = _gradient_samples(score, batch, rtg_psi, plain.replace(reward_to_go=True), third)
+                metrics["grad_variance_full_return"] = _variance(full)
+                metrics["grad_variance_reward_to_go"] = _variance(rtg)
+                metrics["grad_variance_baseline"] = _variance(based)
+            history.append(metrics)
+            if bar is not None:
+                bar.update(batch.env_steps)
+                bar.set_postfix(ret=f"{metrics['return_mean']:.1f}", refresh=False)
+            if callback is not None and callback(metrics):
+                status = "callback"
+                break
+            if config.max_env_steps is not None and env_steps >= config.max_env_steps:
+                break
+            if config.max_seconds is not None and metrics["wall_time"] >= config.max_seconds:
+                break
+    finally:
+        envs.close()
+        if bar is not None:
+            bar.close()
+    if status == "diverged":
+        warnings.warn(message, TrainingDivergedWarning, stacklevel=2)
+    return TrainResult(config, policy, theta, history, status, message, env_steps, time.perf_counter() - start)
+
+
+def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, n_eval: int = 100,
+                  eval_seed: int = 12345, **overrides) -> dict:
+    """Train until the policy is *solved*: the mean undiscounted return of ``n_eval`` fresh
+    evaluation episodes (sampled actions) reaches ``target``.
+
+    The evaluation is run only after an iteration whose batch mean return reaches ``target``, and
+    its time is not counted as training time.  Returns a dict with ``solved`` (bool),
+    ``seconds`` (training wall time, evaluation excluded), ``cpu_seconds`` (the same in CPU time
+    of this process), ``env_steps`` (training steps),
+    ``iterations``, ``eval_return`` (the last evaluation's mean, NaN if none ran) and ``result``
+    (the :class:`TrainResult`).
+    """
+    config = (config or ReinforceConfig())
+    if overrides:
+        config = config.replace(**overrides)
+    state = {"eval_time": 0.0, "eval_cpu": 0.0, "eval_return": float("nan"), "solved": False, "policy": None}
+    probe_policy = {}
+
+    def callback(metrics):
+        if metrics["return_mean"] < target:
+            return False
+        t0, c0 = time.perf_counter(), time.process_time()
+        if "policy" not in probe_policy:
+            envs = make_envs(config.env_id, 1, config.vectorization_mode, config.env_kwargs)
+            probe_policy["policy"] = make_policy(config, envs.single_observation_space, envs.single_action_space)
+            envs.close()
+        returns = evaluate(probe_policy["policy"], metrics["theta"], config.env_id, n_eval,
+                           eval_seed + metrics["iteration"], False, config.env_kwargs,
+                           config.max_episode_steps, config.vectorization_mode)
+        state["eval_time"] += time.perf_counter() - t0
+        state["eval_cpu"] += time.process_time() - c0
+        state["eval_return"] = float(returns.mean())
+        state["solved"] = state["eval_return"] >= target
+        return state["solved"]
+
+    result = train(config, callback)
+    last = result.history[-1] if result.history else {"wall_time": 0.0, "cpu_time": 0.0}
+    return {
+        "solved": state["solved"],
+        "seconds": float(last["wall_time"]) - state["eval_time"],
+        "cpu_seconds": float(last["cpu_time"]) - state["eval_cpu"],
+        "env_steps": result.env_steps,
+        "iterations": result.iterations,
+        "eval_return": state["eval_return"],
+        "result": result,
+    }

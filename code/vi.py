@@ -1,0 +1,693 @@
+"""Variational inference with the score-function (black-box) and pathwise ELBO gradients.
+
+We want a distribution :math:`q_\\lambda(z)` close to the posterior :math:`p(z \\mid y)`.  The
+evidence lower bound (ELBO)
+
+.. math::
+
+    \\mathcal L(\\lambda) = \\mathbb E_{z \\sim q_\\lambda}\\big[\\log p(y, z) - \\log q_\\lambda(z)\\big]
+                     = \\log p(y) - \\mathrm{KL}\\big(q_\\lambda \\,\\|\\, p(\\cdot \\mid y)\\big)
+
+is an expectation under a distribution we control, so its gradient has the score-function
+form (black-box VI, Ranganath et al. 2014)
+
+.. math::
+
+    \\nabla_\\lambda \\mathcal L = \\mathbb E_{q_\\lambda}\\big[(\\log p(y, z) - \\log q_\\lambda(z))\\,
+                                  \\nabla_\\lambda \\log q_\\lambda(z)\\big]
+
+(the term from differentiating :math:`-\\log q_\\lambda` inside the bracket has mean zero).
+When q is reparameterisable and :math:`\\log p(y, z)` differentiable in z, the pathwise
+estimator applies too.
+
+Three models, each with ``log_joint(z)``, ``elbo(params)``, ``elbo_grad(params)``, ``make_q(params)``
+and ``initial_params()``:
+
+* :class:`ConjugateGaussianModel`: :math:`y_i \\sim \\mathcal N(z, \\sigma^2)`, :math:`z \\sim \\mathcal N(m_0, s_0^2)`,
+  Gaussian q with ``params = [mean, log_std]``: ELBO, its gradient, the posterior and
+  :math:`\\log p(y)` in closed form.
+* :class:`LogisticRegressionModel`: Bayesian logistic regression with a Gaussian prior on the
+  weights and a diagonal Gaussian q; no closed form, so ``elbo`` and ``elbo_grad`` use
+  Gauss-Hermite quadrature (accurate to many digits for the book's 2-D example).
+* :class:`DiscreteSourceModel`: a discrete latent (which of K sources produced the readings)
+  with a categorical q; exact by enumeration.  Only the score function applies.
+
+Estimators: :func:`score_function_elbo_samples`, :func:`pathwise_elbo_samples`; fitting:
+:func:`fit` (Adam on stochastic ELBO gradients, with a running-mean baseline for the score
+function and iterate averaging); helpers :func:`gaussian_kl`, :func:`gaussian_expectation`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import check_finite, check_positive, check_positive_int, check_shape, check_probabilities
+from .distributions import Categorical, Gaussian
+from .pathwise import pathwise_samples
+
+__all__ = [
+    "gaussian_kl",
+    "gaussian_entropy",
+    "gaussian_expectation",
+    "ConjugateGaussianModel",
+    "LogisticRegressionModel",
+    "logistic_regression_data",
+    "DiscreteSourceModel",
+    "elbo_signal",
+    "elbo_estimate",
+    "score_function_elbo_samples",
+    "pathwise_elbo_samples",
+    "FitResult",
+    "fit",
+    "symbolic_conjugate_elbo",
+]
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def _score_function_samples(dist, f, n, rng, baseline=None):
+    """Call pgbook.estimators.score_function_samples (the book's one copy of the estimator)."""
+    from . import estimators
+
+    return estimators.score_function_samples(dist, f, n, rng, baseline=baseline)
+
+
+def _check_rng(rng):
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng(0)), got {type(rng).__name__}")
+    return rng
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian helpers
+# ---------------------------------------------------------------------------------------------
+def gaussian_kl(mean_q, std_q, mean_p, std_p) -> float:
+    """:math:`\\mathrm{KL}(\\mathcal N(m_q, s_q^2) \\,\\|\\, \\mathcal N(m_p, s_p^2))`, summed over independent dimensions.
+
+    Per dimension: :math:`\\log(s_p/s_q) + (s_q^2 + (m_q - m_p)^2)/(2 s_p^2) - 1/2`.
+    Arguments are numbers or arrays of one shape; standard deviations must be positive.
+    """
+    mean_q, std_q, mean_p, std_p = (np.atleast_1d(check_finite(a, nm)) for a, nm in (
+        (mean_q, "mean_q"), (std_q, "std_q"), (mean_p, "mean_p"), (std_p, "std_p")))
+    if np.any(std_q <= 0) or np.any(std_p <= 0):
+        raise ValueError("std_q and std_p must be positive standard deviations")
+    try:
+        b = np.broadcast(mean_q, std_q, mean_p, std_p)
+    except ValueError:
+        raise ValueError(
+            f"mean_q, std_q, mean_p, std_p must have matching shapes, got {mean_q.shape}, {std_q.shape}, "
+            f"{mean_p.shape}, {std_p.shape}") from None
+    del b
+    per_dim = np.log(std_p / std_q) + (std_q**2 + (mean_q - mean_p) ** 2) / (2.0 * std_p**2) - 0.5
+    return float(np.sum(per_dim))
+
+
+def gaussian_entropy(log_std) -> float:
+    """Entropy of a diagonal Gaussian: :math:`\\sum_i \\log\\sigma_i + \\tfrac d2 \\log(2\\pi e)`."""
+    log_std = np.atleast_1d(check_finite(log_std, "log_std"))
+    return float(np.sum(log_std) + 0.5 * log_std.size * (LOG_2PI + 1.0))
+
+
+def gaussian_expectation(fn, mean, std, order: int = 32) -> np.ndarray:
+    """:math:`\\mathbb E_{x \\sim \\mathcal N(\\mu, \\operatorname{diag}\\sigma^2)}[\\mathrm{fn}(x)]` by tensor-product Gauss-Hermite quadrature.
+
+    Parameters
+    ----------
+    fn : callable ``x (m, d) -> (m, ...)`` vectorised over rows
+    mean, std : arrays (d,), d <= 3 (the grid has ``order**d`` nodes)
+    order : nodes per dimension (exact for polynomials of degree < 2*order)
+
+    Returns the weighted sum over nodes, shape ``(...)``.
+    """
+    mean = np.atleast_1d(check_finite(mean, "mean"))
+    std = np.atleast_1d(check_finite(std, "std"))
+    if mean.ndim != 1 or std.shape != mean.shape:
+        raise ValueError(f"mean and std must be 1-D arrays of one shape, got {mean.shape} and {std.shape}")
+    if np.any(std <= 0):
+        raise ValueError("std must be positive")
+    d = mean.size
+    if d > 3:
+        raise ValueError(f"tensor-product quadrature is only offered for d <= 3 dimensions, got d = {d}")
+    order = check_positive_int(order, "order")
+    nodes, weights = np.polynomial.hermite_e.hermegauss(order)
+    weights = weights / np.sqrt(2.0 * np.pi)
+    grids = np.meshgrid(*([nodes] * d), indexing="ij")
+    eps = np.stack([g.ravel() for g in grids], axis=1)  # (order**d, d)
+    w = np.ones(eps.shape[0])
+    for g in np.meshgrid(*([weights] * d), indexing="ij"):
+        w = w * g.ravel()
+    values = np.asarray(fn(mean + std * eps), dtype=float)
+    return np.tensordot(w, values, axes=(0, 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared behaviour of the models with a Gaussian q
+# ---------------------------------------------------------------------------------------------
+class _GaussianQModel:
+    """Shared code: q is a diagonal Gaussian over ``dim`` latent dimensions."""
+
+    dim: int
+
+    def make_q(self, params) -> Gaussian:
+        """The variational distribution for ``params = [mean..., log_std...]`` (shape (2*dim,))."""
+        params = check_shape(check_finite(params, "params"), (2 * self.dim,), "params")
+        return Gaussian(params[: self.dim], params[self.dim:])
+
+    def initial_params(self) -> np.ndarray:
+        """Start of every fit: q = N(0, I) (mean 0, log_std 0)."""
+        return np.zeros(2 * self.dim)
+
+    def _z(self, z) -> np.ndarray:
+        z = check_finite(z, "z")
+        if z.ndim == 1 and self.dim == 1:
+            z = z[:, None]
+        if z.ndim != 2 or z.shape[1] != self.dim:
+            raise ValueError(f"z must have shape (n, {self.dim}), got {z.shape}")
+        return z
+
+
+class ConjugateGaussianModel(_GaussianQModel):
+    """Unknown mean with a Gaussian prior: :math:`z \\sim \\mathcal N(m_0, s_0^2)`, :math:`y_i \\mid z \\sim \\mathcal N(z, \\sigma^2)`.
+
+    Parameters
+    ----------
+    y : array (N,) of observations, N >= 1
+    noise_std : :math:`\\sigma > 0`
+    prior_mean : :math:`m_0`
+    prior_std : :math:`s_0 > 0`
+
+    With :math:`q = \\mathcal N(\\mu, e^{2\\omega})` (``params = [mu, omega]``), every quantity is in
+    closed form:
+
+    .. math::
+
+        \\mathcal L(\\mu, \\omega) = \\sum_i \\Big[-\\tfrac12\\log 2\\pi\\sigma^2 - \\frac{(y_i-\\mu)^2 + e^{2\\omega}}{2\\sigma^2}\\Big]
+           - \\tfrac12\\log 2\\pi s_0^2 - \\frac{(\\mu - m_0)^2 + e^{2\\omega}}{2 s_0^2} + \\omega + \\tfrac12\\log 2\\pi e .
+    """
+
+    dim = 1
+
+    def __init__(self, y, noise_std: float = 1.0, prior_mean: float = 0.0, prior_std: float = 1.0):
+        y = check_finite(y, "y")
+        if y.ndim != 1 or y.size < 1:
+            raise ValueError(f"y must be a 1-D array of at least one observation, got shape {y.shape}")
+        self.y = y.copy()
+        self.noise_std = check_positive(noise_std, "noise_std")
+        self.prior_mean = float(check_finite(prior_mean, "prior_mean"))
+        self.prior_std = check_positive(prior_std, "prior_std")
+
+    @classmethod
+    def generate(cls, rng, n_data: int = 20, true_mean: float = 1.5, noise_std: float = 1.0,
+                 prior_mean: float = 0.0, prior_std: float = 2.0) -> "ConjugateGaussianModel":
+        """A model with ``n_data`` observations drawn from :math:`\\mathcal N(\\text{true\\_mean}, \\sigma^2)`."""
+        rng = _check_rng(rng)
+        n_data = check_positive_int(n_data, "n_data")
+        y = true_mean + check_positive(noise_std, "noise_std") * rng.standard_normal(n_data)
+        return cls(y, noise_std, prior_mean, prior_std)
+
+    @property
+    def n_data(self) -> int:
+        return int(self.y.size)
+
+    def log_joint(self, z) -> np.ndarray:
+        """:math:`\\log p(y, z) = \\sum_i \\log \\mathcal N(y_i; z, \\sigma^2) + \\log \\mathcal N(z; m_0, s_0^2)`; z (n, 1) -> (n,)."""
+        z = self._z(z)[:, 0]
+        s2, p2 = self.noise_std**2, self.prior_std**2
+        loglik = -0.5 * self.n_data * (LOG_2PI + np.log(s2)) - 0.5 * (
+            np.sum(self.y**2) - 2.0 * z * np.sum(self.y) + self.n_data * z**2) / s2
+        logprior = -0.5 * (LOG_2PI + np.log(p2)) - 0.5 * (z - self.prior_mean) ** 2 / p2
+        return loglik + logprior
+
+    def grad_log_joint(self, z) -> np.ndarray:
+        """:math:`\\partial_z \\log p(y, z) = \\sum_i (y_i - z)/\\sigma^2 - (z - m_0)/s_0^2`; z (n, 1) -> (n, 1)."""
+        z = self._z(z)
+        return (np.sum(self.y) - self.n_data * z) / self.noise_std**2 - (z - self.prior_mean) / self.prior_std**2
+
+    def posterior(self) -> tuple[float, float]:
+        """Exact posterior mean and standard deviation: precision :math:`N/\\sigma^2 + 1/s_0^2`."""
+        precision = self.n_data / self.noise_std**2 + 1.0 / self.prior_std**2
+        mean = (np.sum(self.y) / self.noise_std**2 + self.prior_mean / self.prior_std**2) / precision
+        return float(mean), float(1.0 / np.sqrt(precision))
+
+    def posterior_params(self) -> np.ndarray:
+        """The exact posterior as q parameters ``[mean, log_std]`` (the ELBO's maximiser)."""
+        mean, std = self.posterior()
+        return np.array([mean, np.log(std)])
+
+    def log_evidence(self) -> float:
+        """:math:`\\log p(y) = \\log p(y, z) - \\log p(z \\mid y)` at the posterior mean (true for any z)."""
+        mean, std = self.posterior()
+        z = np.array([[mean]])
+        return float(self.log_joint(z)[0] + 0.5 * (LOG_2PI + 2.0 * np.log(std)))
+
+    def elbo(self, params) -> float:
+        """Closed-form ELBO at ``params = [mu, omega]`` (see the class docstring)."""
+        params = self.make_q(params).params
+        mu, omega = params
+        v = np.exp(2.0 * omega)
+        s2, p2 = self.noise_std**2, self.prior_std**2
+        e_loglik = np.sum(-0.5 * (LOG_2PI + np.log(s2)) - ((self.y - mu) ** 2 + v) / (2.0 * s2))
+        e_logprior = -0.5 * (LOG_2PI + np.log(p2)) - ((mu - self.prior_mean) ** 2 + v) / (2.0 * p2)
+        return float(e_loglik + e_logprior + gaussian_entropy(omega))
+
+    def elbo_grad(self, params) -> np.ndarray:
+        """Closed-form gradient ``[dL/dmu, dL/domega]``:
+        :math:`\\sum_i (y_i-\\mu)/\\sigma^2 - (\\mu-m_0)/s_0^2` and :math:`1 - e^{2\\omega}(N/\\sigma^2 + 1/s_0^2)`."""
+        mu, omega = self.make_q(params).params
+        precision = self.n_data / self.noise_std**2 + 1.0 / self.prior_std**2
+        d_mu = np.sum(self.y - mu) / self.noise_std**2 - (mu - self.prior_mean) / self.prior_std**2
+        d_omega = 1.0 - np.exp(2.0 * omega) * precision
+        return np.array([d_mu, d_omega])
+
+
+def _sigmoid(t):
+    return 0.5 * (1.0 + np.tanh(0.5 * t))
+
+
+def logistic_regression_data(n_data: int = 30, weights=(2.0, -1.0), seed: int = 2014):
+    """A small, fixed classification data set for Bayesian logistic regression.
+
+    One feature :math:`x_i \\sim \\mathcal N(0, 1)` plus a constant column (the bias), labels
+    :math:`y_i \\sim \\mathrm{Bernoulli}(\\sigma(w_0 x_i + w_1))`.  The data set is the same for
+    every ``PGBOOK_SEED`` (it has its own ``seed``): it is part of the example, not of the
+    Monte Carlo.  Returns ``X`` (n_data, 2) and ``y`` (n_data,) of 0/1.
+    """
+    n_data = check_positive_int(n_data, "n_data")
+    weights = check_shape(check_finite(weights, "weights"), (2,), "weights")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n_data)
+    X = np.stack([x, np.ones(n_data)], axis=1)
+    y = (rng.random(n_data) < _sigmoid(X @ weights)).astype(np.int64)
+    return X, y
+
+
+class LogisticRegressionModel(_GaussianQModel):
+    """Bayesian logistic regression: :math:`w \\sim \\mathcal N(0, s_0^2 I)`, :math:`y_i \\sim \\mathrm{Bernoulli}(\\sigma(x_i^\\top w))`.
+
+    Parameters
+    ----------
+    X : array (N, D) of features (include a column of ones for a bias)
+    y : array (N,) of labels 0/1
+    prior_std : :math:`s_0 > 0`
+
+    The posterior is not Gaussian and the ELBO has no closed form.  For D <= 3, ``elbo`` and
+    ``elbo_grad`` evaluate the Gaussian expectations by Gauss-Hermite quadrature with
+    ``quadrature_order`` nodes per dimension (the gradient is the pathwise formula evaluated on
+    the quadrature nodes), accurate to many digits for smooth integrands like this one.
+    """
+
+    def __init__(self, X, y, prior_std: float = 2.0, quadrature_order: int = 20):
+        X = check_finite(X, "X")
+        if X.ndim != 2 or X.shape[0] < 1:
+            raise ValueError(f"X must be a 2-D array (N, D) of features, got shape {X.shape}")
+        y = check_shape(check_finite(y, "y"), (X.shape[0],), "y")
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("y must hold labels 0 or 1")
+        self.X, self.y = X.copy(), y.astype(float)
+        self.dim = int(X.shape[1])
+        self.prior_std = check_positive(prior_std, "prior_std")
+        self.quadrature_order = check_positive_int(quadrature_order, "quadrature_order")
+
+    def log_joint(self, z) -> np.ndarray:
+        """:math:`\\sum_i [y_i t_i - \\log(1+e^{t_i})] + \\log \\mathcal N(w; 0, s_0^2 I)`, :math:`t = Xw`; z (n, D) -> (n,)."""
+        w = self._z(z)
+        t = w @ self.X.T  # (n, N)
+        loglik = np.sum(self.y * t - np.logaddexp(0.0, t), axis=1)
+        logprior = -0.5 * np.sum(w**2, axis=1) / self.prior_std**2 - 0.5 * self.dim * (LOG_2PI + 2 * np.log(self.prior_std))
+        return loglik + logprior
+
+    def grad_log_joint(self, z) -> np.ndarray:
+        """:math:`\\nabla_w \\log p(y, w) = X^\\top (y - \\sigma(Xw)) - w/s_0^2`; z (n, D) -> (n, D)."""
+        w = self._z(z)
+        t = w @ self.X.T
+        return (self.y - _sigmoid(t)) @ self.X - w / self.prior_std**2
+
+    def elbo(self, params) -> float:
+        """ELBO by quadrature: :math:`\\mathbb E_q[\\log p(y, w)] + H[q]`."""
+        q = self.make_q(params)
+        e = gaussian_expectation(self.log_joint, q.mean(), q.std(), self.quadrature_order)
+        return float(e + gaussian_entropy(q.log_std))
+
+    def elbo_grad(self, params) -> np.ndarray:
+        """ELBO gradient by quadrature: :math:`\\mathbb E[\\nabla\\log p]` for the means and
+        :math:`\\mathbb E[\\nabla\\log p \\odot \\sigma\\varepsilon] + 1` for the log-stds."""
+        q = self.make_q(params)
+        mean, std = q.mean(), q.std()
+
+        def both(w):
+            g = self.grad_log_joint(w)
+            return np.concatenate([g, g * (w - mean)], axis=1)
+
+        e = gaussian_expectation(both, mean, std, self.quadrature_order)
+        return np.concatenate([e[: self.dim], e[self.dim:] + 1.0])
+
+    def log_posterior_grid(self, axes):
+        """Unnormalised log posterior :math:`\\log p(y, w)` on the grid spanned by ``axes`` (list of D 1-D arrays)."""
+        if len(axes) != self.dim:
+            raise ValueError(f"axes must hold {self.dim} 1-D arrays (one per weight), got {len(axes)}")
+        grids = np.meshgrid(*[check_finite(a, "axes") for a in axes], indexing="ij")
+        w = np.stack([g.ravel() for g in grids], axis=1)
+        return self.log_joint(w).reshape(grids[0].shape)
+
+    def grid_posterior(self, half_width: float = 6.0, n_grid: int = 301):
+        """Posterior moments and :math:`\\log p(y)` by brute-force summation on a grid (D = 2 only).
+
+        Returns a dict with ``mean`` (2,), ``std`` (2,), ``corr`` (the correlation of the two
+        weights), ``log_evidence`` and the grid itself
+        (``axes``, ``density``), for checks and contour plots.
+        """
+        if self.dim != 2:
+            raise ValueError(f"grid_posterior is for D = 2 weights, this model has D = {self.dim}")
+        half_width = check_positive(half_width, "half_width")
+        n_grid = check_positive_int(n_grid, "n_grid")
+        a = np.linspace(-half_width, half_width, n_grid)
+        logp = self.log_posterior_grid([a, a])
+        cell = (a[1] - a[0]) ** 2
+        top = logp.max()
+        unnorm = np.exp(logp - top)
+        total = unnorm.sum()
+        density = unnorm / (total * cell)
+        p = unnorm / total
+        W0, W1 = np.meshgrid(a, a, indexing="ij")
+        mean = np.array([np.sum(p * W0), np.sum(p * W1)])
+        var = np.array([np.sum(p * (W0 - mean[0]) ** 2), np.sum(p * (W1 - mean[1]) ** 2)])
+        corr = np.sum(p * (W0 - mean[0]) * (W1 - mean[1])) / np.sqrt(var[0] * var[1])
+        return {"mean": mean, "std": np.sqrt(var), "corr": float(corr),
+                "log_evidence": float(top + np.log(total * cell)),
+                "axes": (a, a), "density": density}
+
+
+class DiscreteSourceModel:
+    """A discrete latent: which of K sources produced all the readings?
+
+    :math:`z \\sim \\mathrm{Categorical}(\\pi)` over K sources with known means :math:`m_k`;
+    given z, the readings are :math:`y_i \\sim \\mathcal N(m_z, \\sigma^2)`.  The variational
+    family is ``Categorical(logits)`` (params shape (K,)), which contains the exact posterior
+    :math:`p(z = k \\mid y) \\propto \\pi_k \\prod_i \\mathcal N(y_i; m_k, \\sigma^2)`.  z is discrete,
+    so there is no pathwise gradient; the score function still works.
+
+    Exact ELBO by enumeration, :math:`\\mathcal L = \\sum_k q_k (a_k - \\log q_k)` with
+    :math:`a_k = \\log p(y, z = k)`, and its gradient :math:`\\partial\\mathcal L/\\partial\\ell_j = q_j (a_j - \\log q_j - \\mathcal L)`.
+    """
+
+    def __init__(self, y, source_means, prior_probs=None, noise_std: float = 1.0):
+        y = check_finite(y, "y")
+        if y.ndim != 1 or y.size < 1:
+            raise ValueError(f"y must be a 1-D array of at least one reading, got shape {y.shape}")
+        means = check_finite(source_means, "source_means")
+        if means.ndim != 1 or means.size < 2:
+            raise ValueError(f"source_means must be a 1-D array of K >= 2 means, got shape {means.shape}")
+        k = means.size
+        prior = np.full(k, 1.0 / k) if prior_probs is None else check_shape(
+            check_probabilities(prior_probs, "prior_probs"), (k,), "prior_probs")
+        if np.any(prior <= 0):
+            raise ValueError("prior_probs must be strictly positive for every source")
+        self.y, self.source_means, self.prior_probs = y.copy(), means.copy(), prior.copy()
+        self.noise_std = check_positive(noise_std, "noise_std")
+
+    @property
+    def n_sources(self) -> int:
+        return int(self.source_means.size)
+
+    def make_q(self, params) -> Categorical:
+        """``Categorical(logits=params)``, params shape (K,)."""
+        params = check_shape(check_finite(params, "params"), (self.n_sources,), "params")
+        return Categorical(params)
+
+    def initial_params(self) -> np.ndarray:
+        """Start of every fit: the uniform q (all logits 0)."""
+        return np.zeros(self.n_sources)
+
+    def log_joint_table(self) -> np.ndarray:
+        """:math:`a_k = \\log \\pi_k + \\sum_i \\log\\mathcal N(y_i; m_k, \\sigma^2)` for every k, shape (K,)."""
+        r = self.y[None, :] - self.source_means[:, None]
+        loglik = np.sum(-0.5 * (r / self.noise_std) ** 2 - np.log(self.noise_std) - 0.5 * LOG_2PI, axis=1)
+        return np.log(self.prior_probs) + loglik
+
+    def log_joint(self, z) -> np.ndarray:
+        """:math:`\\log p(y, z)` for integer sources z (n,) -> (n,)."""
+        z = np.asarray(z)
+        if z.ndim != 1 or not np.issubdtype(z.dtype, np.integer) or np.any(z < 0) or np.any(z >= self.n_sources):
+            raise ValueError(f"z must be a 1-D array of integer sources in 0..{self.n_sources - 1}")
+        return self.log_joint_table()[z]
+
+    def log_evidence(self) -> float:
+        """:math:`\\log p(y) = \\log\\sum_k e^{a_k}`."""
+        a = self.log_joint_table()
+        return float(a.max() + np.log(np.sum(np.exp(a - a.max()))))
+
+    def posterior(self) -> np.ndarray:
+        """Exact :math:`p(z \\mid y)`, shape (K,)."""
+        a = self.log_joint_table()
+        return np.exp(a - self.log_evidence())
+
+    def posterior_params(self) -> np.ndarray:
+        """Logits of the exact posterior (up to an additive constant, fixed to mean zero)."""
+        logp = self.log_joint_table() - self.log_evidence()
+        return logp - logp.mean()
+
+    def elbo(self, params) -> float:
+        """Exact ELBO :math:`\\sum_k q_k(a_k - \\log q_k)`."""
+        q = self.make_q(params)
+        return float(np.sum(q.probs() * (self.log_joint_table() - q.log_probs())))
+
+    def elbo_grad(self, params) -> np.ndarray:
+        """Exact gradient :math:`q_j (a_j - \\log q_j - \\mathcal L)` with respect to the logits."""
+        q = self.make_q(params)
+        c = self.log_joint_table() - q.log_probs()
+        probs = q.probs()
+        return probs * (c - np.sum(probs * c))
+
+    def kl_to_posterior(self, params) -> float:
+        """:math:`\\mathrm{KL}(q \\,\\|\\, p(\\cdot \\mid y)) = \\sum_k q_k \\log(q_k / p_k)`."""
+        q = self.make_q(params)
+        logpost = self.log_joint_table() - self.log_evidence()
+        return float(np.sum(q.probs() * (q.log_probs() - logpost)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Estimators of the ELBO and its gradient
+# ---------------------------------------------------------------------------------------------
+def _check_model(model):
+    for name in ("log_joint", "make_q"):
+        if not hasattr(model, name):
+            raise ValueError(f"model must provide {name}() like the models in pgbook.vi; {type(model).__name__} does not")
+    return model
+
+
+def elbo_signal(model, q):
+    """The integrand ``f(z) = log p(y, z) - log q(z)`` (the "ELBO signal"), vectorised: z (n, ...) -> (n,).
+
+    Its mean under q is the ELBO; at the exact posterior it equals :math:`\\log p(y)` for every z.
+    """
+    _check_model(model)
+
+    def f(z):
+        return model.log_joint(z) - q.log_prob(z)
+
+    return f
+
+
+def elbo_estimate(model, params, n: int, rng) -> tuple[float, float]:
+    """Monte Carlo ELBO at ``params``: mean of the ELBO signal over ``n`` draws from q, and its standard error."""
+    _check_model(model)
+    n = check_positive_int(n, "n")
+    q = model.make_q(params)
+    z = q.sample(_check_rng(rng), n)
+    values = elbo_signal(model, q)(z)
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+
+
+def score_function_elbo_samples(model, params, n: int, rng, baseline=None) -> np.ndarray:
+    """Black-box VI gradient samples :math:`(\\log p(y,z_k) - \\log q(z_k) - b)\\,\\nabla_\\lambda\\log q(z_k)`, shape (n, P).
+
+    Computed by ``pgbook.estimators.score_function_samples`` with f = :func:`elbo_signal`.
+    ``baseline`` b (a number fixed before sampling, or None) leaves the mean unchanged because
+    :math:`\\mathbb E_q[\\nabla\\log q] = 0`.  Works for any q with a score: Gaussian or categorical.
+    """
+    _check_model(model)
+    q = model.make_q(params)
+    if baseline is not None:
+        baseline = float(check_finite(baseline, "baseline"))
+    return _score_function_samples(q, elbo_signal(model, q), n, _check_rng(rng), baseline=baseline)
+
+
+def pathwise_elbo_samples(model, params, n: int, rng) -> np.ndarray:
+    """Pathwise ELBO gradient samples, shape (n, P): :func:`pgbook.pathwise.pathwise_samples` applied to
+    :math:`\\log p(y, z)` plus the exact gradient of the Gaussian entropy (0 for the means, 1 for each log-std).
+
+    Needs a reparameterisable q and a differentiable ``model.grad_log_joint``; a model with a
+    discrete latent raises ValueError.
+    """
+    _check_model(model)
+    if not hasattr(model, "grad_log_joint"):
+        raise ValueError(
+            f"{type(model).__name__} has a discrete latent (no grad_log_joint), so there is no pathwise "
+            "gradient; use score_function_elbo_samples")
+    q = model.make_q(params)
+    samples = pathwise_samples(q, model.grad_log_joint, n, _check_rng(rng))
+    d = q.dim
+    samples[:, d:] += 1.0
+    return samples
+
+
+# ---------------------------------------------------------------------------------------------
+# Stochastic gradient ascent
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes
+    ----------
+    params : array (P,)
+        The averaged iterate (mean of the parameters over the last ``average_fraction`` of steps).
+    last_params : array (P,)
+        The parameters after the final step.
+    trace : array (n_steps + 1, P)
+        The parameters before the first step and after every step.
+    elbo_trace : array (n_steps,)
+        Monte Carlo ELBO estimate (mean ELBO signal of the batch) at every step; NaN for
+        ``estimator="exact"``.
+    estimator, n_samples, n_steps, learning_rate : the settings used.
+    """
+
+    params: np.ndarray
+    last_params: np.ndarray
+    trace: np.ndarray
+    elbo_trace: np.ndarray
+    estimator: str
+    n_samples: int
+    n_steps: int
+    learning_rate: float
+    extra: dict = field(default_factory=dict)
+
+
+def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_samples: int = 32,
+        learning_rate: float = 0.05, baseline: bool = True, baseline_decay: float = 0.9,
+        average_fraction: float = 0.5, params0=None, beta1: float = 0.9, beta2: float = 0.999) -> FitResult:
+    """Fit q by stochastic gradient ascent on the ELBO with Adam.
+
+    Every step draws ``n_samples`` z from the current q (one vectorised batch), forms the
+    gradient estimate (the batch mean of the per-sample gradients), and takes an Adam step
+    with step size ``learning_rate / sqrt(1 + 10 t / n_steps)`` (a slow decay).  The result's
+    ``params`` is the average of the iterates over the last ``average_fraction`` of the run,
+    which removes most of the remaining jitter.
+
+    Parameters
+    ----------
+    model : ConjugateGaussianModel, LogisticRegressionModel or DiscreteSourceModel
+    rng : numpy.random.Generator (not needed for ``estimator="exact"``)
+    estimator : "score" (black-box VI), "pathwise" (reparameterisation) or "exact"
+        (``model.elbo_grad``, deterministic: the reference answer).
+    baseline : for "score": subtract a running mean of the ELBO signal from the previous steps
+        (an exponential moving average with ``baseline_decay``); fixed before each batch is
+        drawn, so the estimate stays unbiased.
+    params0 : starting parameters (default ``model.initial_params()``).
+
+    Raises
+    ------
+    ValueError
+        On bad settings, and (with a hint on what to change) if the parameters become
+        non-finite or a log-std leaves [-20, 20] (a diverging run).
+    """
+    _check_model(model)
+    if estimator not in ("score", "pathwise", "exact"):
+        raise ValueError(f"estimator must be 'score', 'pathwise' or 'exact', got {estimator!r}")
+    if estimator != "exact":
+        rng = _check_rng(rng)
+    n_steps = check_positive_int(n_steps, "n_steps")
+    n_samples = check_positive_int(n_samples, "n_samples")
+    learning_rate = check_positive(learning_rate, "learning_rate")
+    if not (0.0 < average_fraction <= 1.0):
+        raise ValueError(f"average_fraction must lie in (0, 1], got {average_fraction}")
+    if not (0.0 <= baseline_decay < 1.0):
+        raise ValueError(f"baseline_decay must lie in [0, 1), got {baseline_decay}")
+    params = model.initial_params() if params0 is None else np.array(check_finite(params0, "params0"), dtype=float)
+    model.make_q(params)  # validates the shape
+    P = params.size
+    m = np.zeros(P)
+    v = np.zeros(P)
+    trace = np.empty((n_steps + 1, P))
+    trace[0] = params
+    elbo_trace = np.full(n_steps, np.nan)
+    running = None
+    gaussian_q = isinstance(model.make_q(params), Gaussian)
+    for t in range(n_steps):
+        if estimator == "exact":
+            grad = model.elbo_grad(params)
+        else:
+            q = model.make_q(params)
+            signal = elbo_signal(model, q)
+            seen = {}
+            if estimator == "score":
+                b = running if (baseline and running is not None) else None
+
+                def f(z):
+                    seen["f"] = signal(z)
+                    return seen["f"]
+
+                grad = _score_function_samples(q, f, n_samples, rng, baseline=b).mean(axis=0)
+            else:
+                if not hasattr(model, "grad_log_joint"):
+                    raise ValueError(f"{type(model).__name__} has a discrete latent: the pathwise estimator does not apply")
+
+                def grad_f(z):
+                    seen["f"] = signal(z)
+                    return model.grad_log_joint(z)
+
+                grad = pathwise_samples(q, grad_f, n_samples, rng).mean(axis=0)
+                grad[q.dim:] += 1.0  # gradient of the Gaussian entropy
+            batch_mean = float(np.mean(seen["f"]))
+            elbo_trace[t] = batch_mean
+            running = batch_mean if running is None else baseline_decay * running + (1 - baseline_decay) * batch_mean
+        m = beta1 * m + (1 - beta1) * grad
+        v = beta2 * v + (1 - beta2) * grad**2
+        m_hat = m / (1 - beta1 ** (t + 1))
+        v_hat = v / (1 - beta2 ** (t + 1))
+        step = learning_rate / np.sqrt(1.0 + 10.0 * t / n_steps)
+        params = params + step * m_hat / (np.sqrt(v_hat) + 1e-8)
+        if not np.all(np.isfinite(params)) or (gaussian_q and np.any(np.abs(params[P // 2:]) > 20)):
+            raise ValueError(
+                f"the fit diverged at step {t + 1} (parameters {params}); lower learning_rate "
+                f"(now {learning_rate}) or raise n_samples (now {n_samples})")
+        trace[t + 1] = params
+    start = max(1, int(round((1.0 - average_fraction) * n_steps)))
+    averaged = trace[start:].mean(axis=0)
+    return FitResult(params=averaged, last_params=params.copy(), trace=trace, elbo_trace=elbo_trace,
+                     estimator=estimator, n_samples=n_samples, n_steps=n_steps, learning_rate=learning_rate)
+
+
+# ---------------------------------------------------------------------------------------------
+# SymPy: the conjugate model's ELBO derived from its definition, independently of the closed form
+# ---------------------------------------------------------------------------------------------
+def symbolic_conjugate_elbo(model: ConjugateGaussianModel):
+    """The ELBO of a :class:`ConjugateGaussianModel` derived by SymPy from its definition.
+
+    Writes :math:`z = \\mu + e^{\\omega} u` with :math:`u \\sim \\mathcal N(0, 1)`, expands
+    :math:`\\log p(y, z) - \\log q(z)` as a polynomial in u and integrates it term by term against
+    the standard normal density (the data enter as exact rationals).  Nothing from the
+    closed-form methods is used.  Returns ``(elbo, mu, omega)``: a SymPy expression and its symbols.
+    """
+    import sympy as sp
+
+    if not isinstance(model, ConjugateGaussianModel):
+        raise ValueError(f"model must be a ConjugateGaussianModel, got {type(model).__name__}")
+    u = sp.Symbol("u", real=True)
+    mu, omega = sp.symbols("mu omega", real=True)
+
+    def exact(x):
+        return sp.Rational(float(x))
+
+    def log_normal(x, mean, std):
+        return -sp.log(2 * sp.pi) / 2 - sp.log(std) - (x - mean) ** 2 / (2 * std**2)
+
+    z = mu + sp.exp(omega) * u
+    sigma, m0, s0 = exact(model.noise_std), exact(model.prior_mean), exact(model.prior_std)
+    integrand = sum(log_normal(exact(y), z, sigma) for y in model.y) + log_normal(z, m0, s0) \
+        - log_normal(z, mu, sp.exp(omega))
+    poly = sp.Poly(sp.expand(integrand), u)
+    phi = sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)
+    elbo = sum(c * sp.integrate(u**k * phi, (u, -sp.oo, sp.oo)) for (k,), c in poly.terms())
+    return sp.simplify(sp.expand_log(elbo, force=True)), mu, omega

@@ -1,0 +1,353 @@
+"""Tests of pgbook.envs (and pgbook.baselines): the environments follow gymnasium's API and
+their exact answers agree with independent computations (hand algebra, brute force, simulation)."""
+from __future__ import annotations
+
+import math
+import warnings
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import pgbook
+from pgbook import envs
+
+
+# ------------------------------------------------------------------ registration and API
+@pytest.mark.parametrize("env_id", [envs.SHORT_CORRIDOR_ID, envs.LINEAR_QUADRATIC_ID])
+def test_check_env_passes(env_id):
+    env = gymnasium.make(env_id)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_env(env.unwrapped)
+    messages = [str(w.message) for w in caught]
+    # The only warning we accept: the LQ action box is in physical units, not [-1, 1].
+    assert all("normalized space" in m for m in messages), messages
+    env.close()
+
+
+def test_registration_is_idempotent():
+    envs.register_envs()
+    envs.register_envs()
+    for env_id, limit in [(envs.SHORT_CORRIDOR_ID, envs.SHORT_CORRIDOR_MAX_STEPS),
+                          (envs.LINEAR_QUADRATIC_ID, envs.LINEAR_QUADRATIC_MAX_STEPS)]:
+        assert env_id in gymnasium.registry
+        assert gymnasium.make(env_id).spec.max_episode_steps == limit
+
+
+def test_short_corridor_dynamics_by_hand():
+    env = gymnasium.make(envs.SHORT_CORRIDOR_ID).unwrapped
+    obs, info = env.reset(seed=0)
+    assert obs == 0 and info["cell"] == 0
+    cells = []
+    for action in [0, 1, 1, 1, 0, 1]:  # left (wall), right, right (switched: back), right, left (switched: on), right
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert obs == 0 and reward == -1.0 and not truncated
+        cells.append(info["cell"])
+    assert cells == [0, 1, 0, 1, 2, 3] and terminated
+    with pytest.raises(AssertionError):
+        env.step(2)
+
+
+def test_short_corridor_time_limit_ends_a_deterministic_loop():
+    env = gymnasium.make(envs.SHORT_CORRIDOR_ID)
+    env.reset(seed=0)
+    total, steps, done = 0.0, 0, False
+    while not done:
+        _, r, term, trunc, _ = env.step(1)  # always "right": 0 -> 1 -> 0 -> ...
+        total += r
+        steps += 1
+        done = term or trunc
+    assert not term and trunc and steps == envs.SHORT_CORRIDOR_MAX_STEPS
+    assert total == envs.short_corridor_value(1.0, horizon=envs.SHORT_CORRIDOR_MAX_STEPS)
+
+
+# ------------------------------------------------------------------ short-corridor values
+def test_linear_solve_matches_closed_form_and_optimum():
+    p = np.linspace(0.01, 0.99, 99)
+    np.testing.assert_allclose(envs.short_corridor_value(p), envs.short_corridor_value_closed_form(p), rtol=1e-10)
+    assert envs.short_corridor_value(0.0) == -math.inf and envs.short_corridor_value(1.0) == -math.inf
+    p_star, v_star = envs.short_corridor_optimum()
+    assert abs(p_star - (2 - math.sqrt(2))) < 1e-6
+    assert abs(v_star + 6 + 4 * math.sqrt(2)) < 1e-9
+    # the discounted value: check one p against hand elimination of the three Bellman equations
+    g, pr = 0.9, 0.3
+    q = 1 - pr
+    # v2 = -1 + g q v1 ; v0 = (-1 + g pr v1) / (1 - g q) ; v1 = -1 + g pr v0 + g q v2
+    c0, c1 = -1 / (1 - g * q), g * pr / (1 - g * q)
+    v1 = (-1 + g * pr * c0 - g * q) / (1 - g * pr * c1 - g * g * q * q)
+    assert abs(envs.short_corridor_value(pr, gamma=g) - (c0 + c1 * v1)) < 1e-12
+
+
+def test_horizon_value_converges_to_infinite_horizon():
+    p = np.array([0.3, 0.5, 0.7])
+    gap = envs.short_corridor_value(p, horizon=2000) - envs.short_corridor_value(p)
+    assert np.all(np.abs(gap) < 1e-8)
+    assert envs.short_corridor_value(0.5, horizon=1) == -1.0
+    assert envs.short_corridor_value(0.5, horizon=2) == -2.0  # the goal is 3 steps away
+
+
+def test_short_corridor_value_matches_simulation():
+    rng = np.random.default_rng([pgbook.book_seed(), 11])
+    env = gymnasium.make(envs.SHORT_CORRIDOR_ID)
+    p, n = 0.6, 3000
+    returns = np.empty(n)
+    for i in range(n):
+        env.reset(seed=int(rng.integers(2**31)))
+        total, done = 0.0, False
+        while not done:
+            _, r, term, trunc, _ = env.step(int(rng.random() < p))
+            total += r
+            done = term or trunc
+        returns[i] = total
+    exact = envs.short_corridor_value(p, horizon=envs.SHORT_CORRIDOR_MAX_STEPS)
+    z = (returns.mean() - exact) / (returns.std(ddof=1) / math.sqrt(n))
+    assert abs(z) < 4.5, (returns.mean(), exact, z)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, np.nan])
+def test_short_corridor_bad_probability(bad):
+    with pytest.raises(ValueError, match="p_right"):
+        envs.short_corridor_value(bad)
+    with pytest.raises(ValueError, match="gamma"):
+        envs.short_corridor_value(0.5, gamma=1.2)
+    with pytest.raises(ValueError, match="horizon"):
+        envs.short_corridor_value(0.5, horizon=0)
+
+
+# ------------------------------------------------------------------ linear-quadratic
+def test_riccati_matches_the_scalar_quadratic():
+    # The stationary P solves gamma b^2 P^2 + (r (1 - gamma a^2) - gamma q b^2) P - q r = 0.
+    for a, b, q, r, g in [(1, 1, 1, 1, 1), (1.2, 0.5, 2.0, 0.3, 0.95), (0.8, -1.0, 1.0, 4.0, 0.9)]:
+        A, B, C = g * b * b, r * (1 - g * a * a) - g * q * b * b, -q * r
+        P = (-B + math.sqrt(B * B - 4 * A * C)) / (2 * A)
+        k = g * a * b * P / (r + g * b * b * P)
+        assert abs(envs.riccati_gain(a, b, q, r, g) - k) < 1e-9
+        assert abs(envs.riccati_value(a, b, q, r, g) - P) < 1e-7 * P
+    assert abs(envs.riccati_gain() - (math.sqrt(5) - 1) / 2) < 1e-12  # a=b=q=r=1: k* = 1/golden ratio
+
+
+def test_riccati_gain_minimises_the_exact_cost_by_brute_force():
+    params = dict(a=1.1, b=0.7, q=1.0, r=0.5, noise_std=0.3, init_std=1.0, gamma=0.95)
+    k_grid = np.linspace(0.0, 3.0, 300_001)
+    J = envs.lq_expected_return(k_grid, sigma=0.4, horizon=None, **params)
+    k_star = envs.riccati_gain(params["a"], params["b"], params["q"], params["r"], params["gamma"])
+    assert abs(k_grid[np.argmax(J)] - k_star) < 2e-5
+
+
+def test_finite_horizon_gains_by_brute_force():
+    a, b, q, r, g, m0, w2 = 1.0, 1.0, 1.0, 2.0, 0.9, 1.0, 0.01
+    k0, k1 = np.meshgrid(np.linspace(0, 1.5, 1501), np.linspace(0, 1.5, 1501), indexing="ij")
+    m1 = (a - b * k0) ** 2 * m0 + w2
+    cost = (q + r * k0**2) * m0 + g * (q + r * k1**2) * m1
+    i, j = np.unravel_index(np.argmin(cost), cost.shape)
+    gains = envs.riccati_gain(a, b, q, r, g, horizon=2)
+    assert gains[1] == 0.0  # the last action cannot help any more
+    assert abs(k0[i, j] - gains[0]) < 1.5e-3 and abs(k1[i, j] - gains[1]) < 1.5e-3
+
+
+def test_lq_expected_return_matches_simulation():
+    rng = np.random.default_rng([pgbook.book_seed(), 12])
+    kw = dict(a=1.0, b=1.0, q=1.0, r=1.0, noise_std=0.2, init_std=1.0)
+    env = gymnasium.make(envs.LINEAR_QUADRATIC_ID, **kw)
+    k, sigma, gamma, n = 0.5, 0.3, 0.95, 800
+    T = envs.LINEAR_QUADRATIC_MAX_STEPS
+    returns = np.empty(n)
+    for i in range(n):
+        obs, _ = env.reset(seed=int(rng.integers(2**31)))
+        total, t, done = 0.0, 0, False
+        while not done:
+            u = -k * obs + sigma * rng.standard_normal(1)
+            obs, rwd, term, trunc, _ = env.step(u)
+            total += gamma**t * rwd
+            t += 1
+            done = term or trunc
+        assert t == T
+        returns[i] = total
+    exact = envs.lq_expected_return(k, sigma, gamma=gamma, horizon=T, **kw)
+    z = (returns.mean() - exact) / (returns.std(ddof=1) / math.sqrt(n))
+    assert abs(z) < 4.5, (returns.mean(), exact, z)
+    # the closed-form infinite sum agrees with a long finite one
+    long = envs.lq_expected_return(k, sigma, gamma=gamma, horizon=2000, **kw)
+    assert abs(envs.lq_expected_return(k, sigma, gamma=gamma, horizon=None, **kw) - long) < 1e-9 * abs(long)
+
+
+def test_lq_env_parameters_and_bad_input():
+    env = gymnasium.make(envs.LINEAR_QUADRATIC_ID, a=0.5, b=2.0, q=3.0, r=0.25, noise_std=0.0, init_std=1.0,
+                         max_action=2.0)
+    obs, _ = env.reset(seed=3)
+    x = float(obs[0])
+    obs2, reward, term, trunc, _ = env.step(np.array([100.0]))  # clipped to max_action = 2
+    assert abs(reward + (3.0 * x * x + 0.25 * 4.0)) < 1e-12
+    assert abs(obs2[0] - (0.5 * x + 2.0 * 2.0)) < 1e-12 and not term
+    for kwargs, name in [({"q": -1.0}, "q"), ({"r": 0.0}, "r"), ({"b": 0.0}, "b"), ({"noise_std": -1}, "noise_std"),
+                         ({"a": np.nan}, "a")]:
+        with pytest.raises(ValueError, match=name):
+            gymnasium.make(envs.LINEAR_QUADRATIC_ID, **kwargs)
+    with pytest.raises(ValueError, match="gamma"):
+        envs.riccati_gain(gamma=-0.1)
+    with pytest.raises(ValueError, match="sigma"):
+        envs.lq_expected_return(0.5, sigma=-1.0)
+
+
+def test_lq_diverging_policy_terminates_without_overflow():
+    env = gymnasium.make(envs.LINEAR_QUADRATIC_ID, a=3.0, init_std=1.0, noise_std=1.0)
+    env.reset(seed=0)
+    for t in range(envs.LINEAR_QUADRATIC_MAX_STEPS):
+        obs, reward, term, trunc, _ = env.step(np.zeros(1))
+        assert np.isfinite(reward) and env.observation_space.contains(obs)
+        if term or trunc:
+            break
+    assert term and t < envs.LINEAR_QUADRATIC_MAX_STEPS - 1
+
+
+# ------------------------------------------------------------------ vector versions
+def test_vector_short_corridor_matches_single_env_and_autoresets():
+    venv = gymnasium.make_vec(envs.SHORT_CORRIDOR_ID, num_envs=2, vectorization_mode="vector_entry_point")
+    single = gymnasium.make(envs.SHORT_CORRIDOR_ID).unwrapped
+    venv.reset(seed=0)
+    single.reset(seed=0)
+    seq = [0, 1, 1, 1, 0, 1]                       # reaches the goal on the 6th step
+    for t, a in enumerate(seq):
+        obs, r, term, trunc, _ = venv.step(np.array([a, 0]))
+        _, r1, term1, _, info = single.step(a)
+        assert r[0] == r1 == -1.0 and term[0] == term1 and not trunc.any()
+    assert term[0] and not term[1]
+    obs, r, term, trunc, _ = venv.step(np.array([1, 0]))   # autoreset step for env 0: reward 0
+    assert r[0] == 0.0 and not term[0] and r[1] == -1.0
+    with pytest.raises(AssertionError):
+        venv.step(np.array([2, 0]))
+
+
+def test_vector_short_corridor_value_by_simulation():
+    n, p = 4000, 0.6
+    rng = np.random.default_rng([pgbook.book_seed(), 13])
+    venv = gymnasium.make_vec(envs.SHORT_CORRIDOR_ID, num_envs=n, vectorization_mode="vector_entry_point")
+    venv.reset(seed=int(rng.integers(2**31)))
+    total, running = np.zeros(n), np.ones(n, dtype=bool)
+    while running.any():
+        _, r, term, trunc, _ = venv.step((rng.random(n) < p).astype(np.int64))
+        total += np.where(running, r, 0.0)
+        running &= ~(term | trunc)
+    exact = envs.short_corridor_value(p, horizon=envs.SHORT_CORRIDOR_MAX_STEPS)
+    z = (total.mean() - exact) / (total.std(ddof=1) / math.sqrt(n))
+    assert abs(z) < 4.5, (total.mean(), exact, z)
+
+
+def test_vector_lq_return_matches_exact_and_is_truncated():
+    n, k, sigma, gamma = 4000, 0.7, 0.2, 0.95
+    rng = np.random.default_rng([pgbook.book_seed(), 14])
+    kw = dict(a=0.9, b=0.5, q=2.0, r=0.5, noise_std=0.3, init_std=0.8)
+    venv = gymnasium.make_vec(envs.LINEAR_QUADRATIC_ID, num_envs=n, vectorization_mode="vector_entry_point", **kw)
+    obs, _ = venv.reset(seed=int(rng.integers(2**31)))
+    total = np.zeros(n)
+    for t in range(envs.LINEAR_QUADRATIC_MAX_STEPS):
+        u = -k * obs + sigma * rng.standard_normal((n, 1))
+        obs, r, term, trunc, _ = venv.step(u)
+        total += gamma**t * r
+        assert not term.any()
+    assert trunc.all()
+    exact = envs.lq_expected_return(k, sigma, gamma=gamma, **kw)
+    z = (total.mean() - exact) / (total.std(ddof=1) / math.sqrt(n))
+    assert abs(z) < 4.5, (total.mean(), exact, z)
+
+
+# ------------------------------------------------------------------ baselines and variance helpers
+from pgbook import baselines, estimators, mdp, policies  # noqa: E402
+
+
+def _tiny_setup(seed=9):
+    tiny = mdp.tiny_mdp()
+    pol = policies.TabularSoftmax(tiny.n_states, tiny.n_actions)
+    theta = pol.init_theta(np.random.default_rng(seed), scale=0.7)
+    enum = mdp.enumerate_trajectories(tiny, pol.table(theta))
+    score = pol.score(theta, enum.states[:, :-1], enum.actions) * enum.mask[:, :, None, None]
+    return tiny, pol, theta, enum, score
+
+
+def test_exact_moments_by_enumeration_match_monte_carlo():
+    tiny, pol, theta, enum, score = _tiny_setup()
+    X = estimators.policy_gradient_samples(score, enum.rewards, enum.mask, tiny.gamma)
+    mean_exact, var_exact = baselines.weighted_moments(X, enum.prob)
+    np.testing.assert_allclose(mean_exact, mdp.grad_J_exact(tiny, pol, theta), atol=1e-12)
+    rng = np.random.default_rng([pgbook.book_seed(), 15])
+    traj = mdp.sample_trajectories(tiny, pol, theta, 40_000, rng)
+    s = pol.score(theta, traj.states, traj.actions) * traj.mask[:, :, None, None]
+    samples = estimators.policy_gradient_samples(s, traj.rewards, traj.mask, tiny.gamma)
+    mean_mc, var_mc = baselines.weighted_moments(samples)
+    assert estimators.compare(samples, mean_exact).max_abs_z < 5
+    # the sample variance of 40,000 bounded draws is within a few percent of the truth
+    assert abs(var_mc / var_exact - 1) < 0.08, (var_mc, var_exact)
+
+
+def test_optimal_constant_baseline_minimises_exact_variance():
+    tiny, pol, theta, enum, score = _tiny_setup()
+    b_star = baselines.optimal_constant_baseline(score, enum.rewards, enum.mask, tiny.gamma, prob=enum.prob)
+    grid = np.linspace(b_star - 2, b_star + 2, 4001)
+    var = baselines.constant_baseline_variance(score, enum.rewards, enum.mask, tiny.gamma, grid, prob=enum.prob)
+    assert abs(grid[np.argmin(var)] - b_star) <= 1e-3
+    # and a constant baseline leaves the exact mean unchanged
+    X = estimators.policy_gradient_samples(score, enum.rewards, enum.mask, tiny.gamma, baseline=b_star)
+    np.testing.assert_allclose(baselines.weighted_moments(X, enum.prob)[0], mdp.grad_J_exact(tiny, pol, theta),
+                               atol=1e-12)
+    # for the full-return estimator too (its Y has weights 1)
+    b_full = baselines.optimal_constant_baseline(score, enum.rewards, enum.mask, tiny.gamma, reward_to_go=False,
+                                                 prob=enum.prob)
+    var_full = baselines.constant_baseline_variance(score, enum.rewards, enum.mask, tiny.gamma, grid + b_full - b_star,
+                                                    reward_to_go=False, prob=enum.prob)
+    assert abs((grid + b_full - b_star)[np.argmin(var_full)] - b_full) <= 1e-3
+
+
+def test_action_baseline_bias_is_exact():
+    tiny, pol, theta, enum, score = _tiny_setup()
+    b_sa = np.array([[0.3, -1.0], [2.0, 0.5]])[: tiny.n_states, : tiny.n_actions]
+    base = b_sa[enum.states[:, :-1], enum.actions]
+    X = estimators.policy_gradient_samples(score, enum.rewards, enum.mask, tiny.gamma, baseline=base)
+    mean = baselines.weighted_moments(X, enum.prob)[0]
+    predicted = mdp.grad_J_exact(tiny, pol, theta) + baselines.action_baseline_bias(tiny, pol, theta, b_sa)
+    np.testing.assert_allclose(mean, predicted, atol=1e-12)
+    assert np.abs(baselines.action_baseline_bias(tiny, pol, theta, b_sa)).max() > 1e-3
+    state_only = np.repeat(b_sa[:, :1], tiny.n_actions, axis=1)
+    np.testing.assert_allclose(baselines.action_baseline_bias(tiny, pol, theta, state_only), 0.0, atol=1e-14)
+
+
+def test_optimal_values_by_brute_force_over_time_varying_policies():
+    import itertools
+    tiny = mdp.tiny_mdp()
+    S, A, T = tiny.n_states, tiny.n_actions, tiny.horizon
+    V_star, greedy = baselines.optimal_values(tiny)
+    r = tiny.expected_reward
+    best = -np.inf
+    for choice in itertools.product(range(A), repeat=S * T):     # every deterministic time-varying policy
+        a = np.array(choice).reshape(T, S)
+        V = np.zeros(S)
+        for t in range(T - 1, -1, -1):
+            V = np.where(tiny.terminal, 0.0, r[np.arange(S), a[t]] + tiny.gamma * tiny.P[np.arange(S), a[t]] @ V)
+        best = max(best, float(tiny.mu0 @ V))
+    assert abs(best - float(tiny.mu0 @ V_star[0])) < 1e-12
+
+
+def test_fit_linear_value_recovers_weights_and_rejects_bad_input():
+    rng = np.random.default_rng(0)
+    phi = rng.normal(size=(50, 7, 3))
+    w = np.array([1.0, -2.0, 0.5])
+    mask = rng.random((50, 7)) < 0.8
+    np.testing.assert_allclose(baselines.fit_linear_value(phi, phi @ w, mask, ridge=0.0), w, atol=1e-10)
+    with pytest.raises(ValueError, match="mask"):
+        baselines.fit_linear_value(phi, phi @ w, np.zeros((50, 7), bool))
+    with pytest.raises(ValueError, match="prob"):
+        baselines.weighted_moments(np.ones((3, 2)), prob=[0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match="obs"):
+        baselines.cartpole_features(np.zeros((2, 3, 5)))
+
+
+def test_reinforce_tabular_improves_frozen_lake():
+    lake = mdp.frozen_lake_mdp()
+    run = baselines.reinforce_tabular(lake, np.random.default_rng([pgbook.book_seed(), 16]), n_iterations=60,
+                                      n_episodes=100, learning_rate=0.1)
+    pol = policies.TabularSoftmax(lake.n_states, lake.n_actions)
+    J0 = mdp.J_exact(lake, pol.table(run.thetas[0]))
+    J1 = mdp.J_exact(lake, pol.table(run.theta))
+    V_star, _ = baselines.optimal_values(lake)
+    assert 3 * J0 < J1 <= float(lake.mu0 @ V_star[0]) + 1e-12

@@ -1,0 +1,63 @@
+"""The RL adapter of the general score-function estimator (pgbook.general)."""
+import numpy as np
+import pytest
+
+import pgbook
+from pgbook.estimators import compare, score_function_samples
+from pgbook.general import TrajectoryDistribution, trajectory_return
+from pgbook.mdp import J_by_enumeration, grad_J_exact, log_prob_trajectory, policy_table, tiny_mdp
+from pgbook.policies import TabularSoftmax
+
+Z_MAX = 5.0
+
+
+@pytest.fixture(scope="module")
+def setting():
+    mdp = tiny_mdp(gamma=0.9, horizon=3)
+    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
+    theta = np.array([[0.4, -0.3], [-0.2, 0.6]])
+    return mdp, policy, theta
+
+
+def test_score_is_the_gradient_of_the_full_log_probability(setting):
+    mdp, policy, theta = setting
+    dist = TrajectoryDistribution(mdp, policy, theta)
+    traj = dist.sample(pgbook.make_rng(31), 6)
+    h = 1e-6
+    fd = np.empty((6, theta.size))
+    for j in range(theta.size):
+        e = np.zeros(theta.size)
+        e[j] = h
+        up = log_prob_trajectory(mdp, policy, (theta.ravel() + e).reshape(theta.shape), traj)
+        down = log_prob_trajectory(mdp, policy, (theta.ravel() - e).reshape(theta.shape), traj)
+        fd[:, j] = (up - down) / (2 * h)
+    np.testing.assert_allclose(dist.score(traj), fd, atol=1e-6)
+    np.testing.assert_allclose(dist.log_prob(traj), log_prob_trajectory(mdp, policy, theta, traj))
+
+
+def test_score_function_samples_estimate_the_policy_gradient(setting):
+    mdp, policy, theta = setting
+    dist = TrajectoryDistribution(mdp, policy, theta)
+    f = trajectory_return(mdp)
+    samples = score_function_samples(dist, f, 40_000, pgbook.make_rng(32))
+    assert compare(samples, grad_J_exact(mdp, policy, theta).ravel()).max_abs_z < Z_MAX
+    returns = f(dist.sample(pgbook.make_rng(33), 40_000))
+    J = J_by_enumeration(mdp, policy_table(mdp, policy, theta))
+    assert abs(returns.mean() - J) < Z_MAX * returns.std(ddof=1) / np.sqrt(returns.size)
+
+
+def test_with_params_and_bad_input(setting):
+    mdp, policy, theta = setting
+    dist = TrajectoryDistribution(mdp, policy, theta)
+    np.testing.assert_array_equal(dist.with_params(np.zeros(4)).params, np.zeros(4))
+    assert dist.theta_shape == (2, 2)
+    with pytest.raises(ValueError, match="params must have 4 entries"):
+        dist.with_params(np.zeros(3))
+    with pytest.raises(ValueError, match="TabularMDP"):
+        TrajectoryDistribution("not an mdp", policy, theta)
+    with pytest.raises(ValueError, match="policy must have"):
+        TrajectoryDistribution(mdp, object(), theta)
+    with pytest.raises(ValueError, match="theta"):
+        TrajectoryDistribution(mdp, policy, np.zeros(3))
+    with pytest.raises(ValueError, match="TabularMDP"):
+        trajectory_return(None)

@@ -1,0 +1,224 @@
+"""Variational inference: closed forms against SymPy, linear algebra, quadrature and finite
+differences; score-function and pathwise ELBO gradients unbiased; fits reach the exact answer."""
+import numpy as np
+import pytest
+import sympy as sp
+
+import pgbook
+from pgbook import vi
+from pgbook.estimators import compare, finite_difference_gradient
+
+Z_MAX = 5.0  # per-component |z| bound that holds for any seed (probability < 6e-7 each)
+
+
+@pytest.fixture(scope="module")
+def conj():
+    return vi.ConjugateGaussianModel.generate(np.random.default_rng(3), n_data=12, true_mean=1.0,
+                                              noise_std=1.5, prior_mean=-0.5, prior_std=2.0)
+
+
+@pytest.fixture(scope="module")
+def logreg():
+    X, y = vi.logistic_regression_data()
+    return vi.LogisticRegressionModel(X, y, prior_std=2.0)
+
+
+@pytest.fixture(scope="module")
+def discrete():
+    return vi.DiscreteSourceModel(y=[0.8, 1.9, 0.3, 1.2], source_means=[-2.0, 0.0, 1.0, 3.0],
+                                  prior_probs=[0.1, 0.3, 0.4, 0.2], noise_std=1.5)
+
+
+# ----------------------------------------------------------------------------- conjugate model
+def test_conjugate_elbo_and_gradient_match_sympy(conj):
+    elbo, mu, omega = vi.symbolic_conjugate_elbo(conj)
+    grad = [sp.lambdify((mu, omega), sp.diff(elbo, v)) for v in (mu, omega)]
+    f = sp.lambdify((mu, omega), elbo)
+    for params in ([0.3, -0.5], [-1.0, 0.4], [2.0, -2.0]):
+        assert conj.elbo(params) == pytest.approx(float(f(*params)), rel=1e-10, abs=1e-10)
+        np.testing.assert_allclose(conj.elbo_grad(params), [g(*params) for g in grad], rtol=1e-9, atol=1e-9)
+
+
+def test_conjugate_gradient_matches_finite_differences(conj):
+    for params in ([0.3, -0.5], [-1.0, 0.4]):
+        params = np.array(params)
+        np.testing.assert_allclose(conj.elbo_grad(params), finite_difference_gradient(conj.elbo, params),
+                                   rtol=1e-6, atol=1e-6)
+
+
+def test_conjugate_posterior_and_evidence_by_linear_algebra(conj):
+    # y ~ N(m0 1, sigma^2 I + s0^2 1 1^T) marginally; the posterior by completing the square via a solve
+    n = conj.n_data
+    cov = conj.noise_std**2 * np.eye(n) + conj.prior_std**2 * np.ones((n, n))
+    r = conj.y - conj.prior_mean
+    _, logdet = np.linalg.slogdet(cov)
+    log_evidence = -0.5 * (n * np.log(2 * np.pi) + logdet + r @ np.linalg.solve(cov, r))
+    assert conj.log_evidence() == pytest.approx(log_evidence, rel=1e-12)
+    # posterior mean = m0 + s0^2 1^T cov^{-1} r, variance = s0^2 - s0^4 1^T cov^{-1} 1
+    ones = np.ones(n)
+    mean = conj.prior_mean + conj.prior_std**2 * ones @ np.linalg.solve(cov, r)
+    var = conj.prior_std**2 - conj.prior_std**4 * ones @ np.linalg.solve(cov, ones)
+    np.testing.assert_allclose(conj.posterior(), [mean, np.sqrt(var)], rtol=1e-10)
+    # the ELBO's maximum is log p(y), reached at the posterior, where the gradient vanishes
+    assert conj.elbo(conj.posterior_params()) == pytest.approx(log_evidence, rel=1e-12)
+    np.testing.assert_allclose(conj.elbo_grad(conj.posterior_params()), 0.0, atol=1e-9)
+
+
+def test_kl_identity_and_kl_by_quadrature(conj):
+    post_mean, post_std = conj.posterior()
+    for mu, omega in ([0.3, -0.5], [1.2, -1.3]):
+        s = np.exp(omega)
+        kl = vi.gaussian_kl(mu, s, post_mean, post_std)
+        # log p(y) - ELBO(q) = KL(q || posterior)
+        assert conj.log_evidence() - conj.elbo([mu, omega]) == pytest.approx(kl, rel=1e-9, abs=1e-12)
+
+        # KL by quadrature of E_q[log q - log p]
+        def integrand(x):
+            lq = -0.5 * ((x[:, 0] - mu) / s) ** 2 - np.log(s)
+            lp = -0.5 * ((x[:, 0] - post_mean) / post_std) ** 2 - np.log(post_std)
+            return lq - lp
+
+        assert vi.gaussian_expectation(integrand, [mu], [s], order=20) == pytest.approx(kl, rel=1e-10, abs=1e-12)
+    assert vi.gaussian_kl([0.0, 1.0], [1.0, 2.0], [0.0, 1.0], [1.0, 2.0]) == 0.0
+
+
+def test_conjugate_estimators_unbiased(conj):
+    rng = pgbook.make_rng(21)
+    params = np.array([0.2, -0.3])
+    exact = conj.elbo_grad(params)
+    assert compare(vi.score_function_elbo_samples(conj, params, 50_000, rng), exact).max_abs_z < Z_MAX
+    assert compare(vi.score_function_elbo_samples(conj, params, 50_000, rng, baseline=-40.0), exact).max_abs_z < Z_MAX
+    assert compare(vi.pathwise_elbo_samples(conj, params, 50_000, rng), exact).max_abs_z < Z_MAX
+    value, se = vi.elbo_estimate(conj, params, 50_000, rng)
+    assert abs(value - conj.elbo(params)) < Z_MAX * se
+
+
+def test_elbo_signal_is_constant_at_the_posterior(conj):
+    q = conj.make_q(conj.posterior_params())
+    z = q.sample(pgbook.make_rng(22), 100)
+    np.testing.assert_allclose(vi.elbo_signal(conj, q)(z), conj.log_evidence(), rtol=1e-10)
+
+
+def test_score_function_fit_reaches_the_posterior(conj):
+    result = vi.fit(conj, pgbook.make_rng(23), estimator="score", n_steps=1500, n_samples=32, learning_rate=0.05)
+    mean, std = conj.posterior()
+    fitted_mean, fitted_std = result.params[0], np.exp(result.params[1])
+    assert abs(fitted_mean - mean) < 0.05 * std
+    assert abs(fitted_std / std - 1) < 0.05
+    assert vi.gaussian_kl(fitted_mean, fitted_std, mean, std) < 1e-3
+    assert np.all(np.isfinite(result.elbo_trace))
+    assert result.trace.shape == (1501, 2)
+
+
+def test_pathwise_fit_reaches_the_posterior(conj):
+    result = vi.fit(conj, pgbook.make_rng(24), estimator="pathwise", n_steps=1500, n_samples=32)
+    mean, std = conj.posterior()
+    assert vi.gaussian_kl(result.params[0], np.exp(result.params[1]), mean, std) < 1e-3
+
+
+# ----------------------------------------------------------------------------- logistic regression
+def test_logistic_data_is_fixed_and_balanced_enough():
+    X, y = vi.logistic_regression_data()
+    X2, y2 = vi.logistic_regression_data()
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    assert X.shape == (30, 2) and 5 <= y.sum() <= 25
+
+
+def test_logistic_grad_log_joint_matches_finite_differences(logreg):
+    w = np.array([[0.5, -0.2], [-1.0, 1.3]])
+    g = logreg.grad_log_joint(w)
+    for i in range(2):
+        fd = finite_difference_gradient(lambda v: float(logreg.log_joint(v[None, :])[0]), w[i])
+        np.testing.assert_allclose(g[i], fd, rtol=1e-6, atol=1e-6)
+
+
+def test_logistic_quadrature_elbo_gradient_matches_finite_differences(logreg):
+    params = np.array([0.5, 0.2, -0.5, -0.3])
+    np.testing.assert_allclose(logreg.elbo_grad(params), finite_difference_gradient(logreg.elbo, params),
+                               rtol=1e-6, atol=1e-6)
+    # the quadrature has converged: doubling the nodes changes nothing visible
+    finer = vi.LogisticRegressionModel(logreg.X, logreg.y, prior_std=logreg.prior_std, quadrature_order=40)
+    assert finer.elbo(params) == pytest.approx(logreg.elbo(params), abs=1e-8)
+
+
+def test_logistic_estimators_unbiased(logreg):
+    rng = pgbook.make_rng(25)
+    params = np.array([1.0, -0.3, -0.6, -0.8])
+    exact = logreg.elbo_grad(params)
+    assert compare(vi.score_function_elbo_samples(logreg, params, 40_000, rng), exact).max_abs_z < Z_MAX
+    assert compare(vi.pathwise_elbo_samples(logreg, params, 40_000, rng), exact).max_abs_z < Z_MAX
+    value, se = vi.elbo_estimate(logreg, params, 40_000, rng)
+    assert abs(value - logreg.elbo(params)) < Z_MAX * se
+
+
+def test_logistic_fit_reaches_the_best_gaussian(logreg):
+    best = vi.fit(logreg, estimator="exact", n_steps=3000, learning_rate=0.05).last_params
+    np.testing.assert_allclose(logreg.elbo_grad(best), 0.0, atol=1e-6)
+    grid = logreg.grid_posterior()
+    # ELBO <= log p(y), with a gap (the posterior is not Gaussian) that is small
+    gap = grid["log_evidence"] - logreg.elbo(best)
+    assert 0 < gap < 0.5
+    for estimator in ("score", "pathwise"):
+        result = vi.fit(logreg, pgbook.make_rng(26), estimator=estimator, n_steps=2000, n_samples=32)
+        assert logreg.elbo(best) - logreg.elbo(result.params) < 2e-3
+        assert np.max(np.abs(result.params - best)) < 0.05
+
+
+# ----------------------------------------------------------------------------- discrete latent
+def test_discrete_exact_quantities(discrete):
+    a = discrete.log_joint_table()
+    post = np.exp(a) / np.exp(a).sum()
+    np.testing.assert_allclose(discrete.posterior(), post, rtol=1e-12)
+    assert discrete.log_evidence() == pytest.approx(np.log(np.exp(a).sum()), rel=1e-12)
+    assert discrete.elbo(discrete.posterior_params()) == pytest.approx(discrete.log_evidence(), rel=1e-12)
+    params = np.array([0.3, -0.2, 0.1, 0.5])
+    np.testing.assert_allclose(discrete.elbo_grad(params), finite_difference_gradient(discrete.elbo, params),
+                               rtol=1e-6, atol=1e-8)
+    assert discrete.log_evidence() - discrete.elbo(params) == pytest.approx(discrete.kl_to_posterior(params))
+
+
+def test_discrete_score_function_unbiased_and_pathwise_refused(discrete):
+    params = np.array([0.3, -0.2, 0.1, 0.5])
+    samples = vi.score_function_elbo_samples(discrete, params, 40_000, pgbook.make_rng(27))
+    assert compare(samples, discrete.elbo_grad(params)).max_abs_z < Z_MAX
+    with pytest.raises(ValueError, match="discrete latent"):
+        vi.pathwise_elbo_samples(discrete, params, 10, pgbook.make_rng(0))
+    with pytest.raises(ValueError, match="discrete latent"):
+        vi.fit(discrete, pgbook.make_rng(0), estimator="pathwise", n_steps=5)
+
+
+def test_discrete_fit_reaches_the_posterior(discrete):
+    result = vi.fit(discrete, pgbook.make_rng(28), estimator="score", n_steps=1500, n_samples=32)
+    assert discrete.kl_to_posterior(result.params) < 0.01
+    np.testing.assert_allclose(discrete.make_q(result.params).probs(), discrete.posterior(), atol=0.02)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_bad_inputs(conj, discrete):
+    with pytest.raises(ValueError, match="noise_std"):
+        vi.ConjugateGaussianModel([1.0, 2.0], noise_std=-1.0)
+    with pytest.raises(ValueError, match="y must be a 1-D"):
+        vi.ConjugateGaussianModel(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="finite"):
+        vi.ConjugateGaussianModel([1.0, np.nan])
+    with pytest.raises(ValueError, match="params must have shape"):
+        conj.elbo([0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match="estimator"):
+        vi.fit(conj, pgbook.make_rng(0), estimator="magic")
+    with pytest.raises(ValueError, match="learning_rate"):
+        vi.fit(conj, pgbook.make_rng(0), learning_rate=0.0)
+    with pytest.raises(ValueError, match="diverged.*lower learning_rate"):
+        vi.fit(conj, pgbook.make_rng(0), learning_rate=50.0, n_steps=50)
+    with pytest.raises(ValueError, match="rng"):
+        vi.fit(conj, None)
+    with pytest.raises(ValueError, match="labels 0 or 1"):
+        vi.LogisticRegressionModel(np.ones((3, 2)), [0, 1, 2])
+    with pytest.raises(ValueError, match="prior_probs"):
+        vi.DiscreteSourceModel([0.0], [0.0, 1.0], prior_probs=[0.5, 0.6])
+    with pytest.raises(ValueError, match="z must be"):
+        discrete.log_joint(np.array([0, 7]))
+    with pytest.raises(ValueError, match="std_q"):
+        vi.gaussian_kl(0.0, -1.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="d <= 3"):
+        vi.gaussian_expectation(lambda x: x[:, 0], np.zeros(4), np.ones(4))
