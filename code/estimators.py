@@ -221,7 +221,7 @@ def finite_difference_gradient_crn(fn, theta, seed, eps: float = 1e-2) -> np.nda
     return grad
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Comparison:
     """Monte Carlo samples against an exact value, per component.
 

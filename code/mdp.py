@@ -46,7 +46,7 @@ __all__ = [
 MAX_TRAJECTORIES = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TabularMDP:
     """A finite-horizon tabular MDP.
 
@@ -114,7 +114,7 @@ class TabularMDP:
         return TabularMDP(**fields)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Trajectories:
     """A batch of n sampled episodes, padded to the horizon T.
 
@@ -146,7 +146,7 @@ class Trajectories:
                                                   self.next_states)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Enumeration:
     """Every trajectory of an MDP under a policy table.
 
@@ -295,10 +295,11 @@ def value_functions(mdp: TabularMDP, pi):
     T, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     live = ~mdp.terminal
     r = mdp.expected_reward
+    P2 = mdp.P.reshape(S * A, S)                                 # one matrix-vector product per step
     V = np.zeros((T + 1, S))
     Q = np.zeros((T, S, A))
     for t in range(T - 1, -1, -1):
-        Q[t] = (r + mdp.gamma * mdp.P @ V[t + 1]) * live[:, None]
+        Q[t] = (r + mdp.gamma * (P2 @ V[t + 1]).reshape(S, A)) * live[:, None]
         V[t] = (pi * Q[t]).sum(axis=1)
     return V, Q
 

@@ -597,7 +597,8 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
                 status, message = "diverged", _divergence_message("the returns", config, iteration)
                 break
             psi = _psi(batch, config.gamma, config.reward_to_go)
-            score = _score(policy, theta, batch)
+            with np.errstate(all="ignore"):  # non-finite scores are caught just below
+                score = _score(policy, theta, batch)
             n, T = batch.mask.shape
             if config.baseline == "none":
                 base = None

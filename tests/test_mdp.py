@@ -246,6 +246,11 @@ def test_bad_mdp_fields_raise(kwargs, match):
         (lambda: M.sample_trajectories(M.tiny_mdp(), TabularSoftmax(2, 2), np.zeros((2, 2)), 5, 0), "rng"),
         (lambda: M.grad_J_exact(M.tiny_mdp(), TabularSoftmax(2, 2), np.full((2, 2), np.inf)), "theta"),
         (lambda: M.tiny_mdp().replace(colour="red"), "colour"),
+        (lambda: M.gymnasium_returns(gym.make("FrozenLake-v1"), TabularSoftmax(16, 4), np.zeros((16, 4)), 0, 0.9,
+                                     np.random.default_rng(0)), "n"),
+        (lambda: M.gymnasium_returns(gym.make("FrozenLake-v1"), TabularSoftmax(16, 4), np.zeros((16, 4)), 3, 1.1,
+                                     np.random.default_rng(0)), "gamma"),
+        (lambda: M.from_toy_text(gym.make("CartPole-v1"), gamma=0.9), "env"),
     ],
 )
 def test_bad_arguments_raise(call, match):

@@ -97,7 +97,8 @@ def pytest_terminal_summary(terminalreporter):
             f"{doc}: title={d.get('title', '')!r}; maths {d.get('math_rendered', 0)} rendered / "
             f"{d.get('math_elements', 0)} elements; images {len(d.get('images', []))}; "
             f"MathJax files served locally {len(v.mathjax_served)}; phone width "
-            f"{phone.get('scroll_width')}/{phone.get('inner_width')} px; "
+            f"{phone.get('scroll_width')}/{phone.get('inner_width')} px "
+            f"(scroll sideways there: {phone.get('scrolling_boxes', {})}); "
             f"own JS errors {len(v.own_js_errors)}; blocked requests {len(v.blocked)}")
         for url in sorted(set(v.blocked)):
             lines.append(f"    blocked (left 127.0.0.1): {url}")

@@ -164,8 +164,14 @@ _OVERFLOW = r"""
                               ` (right edge ${Math.round(r.right)} px)`);
     }
   }
+  // Wide content that the reader scrolls sideways inside its own box (not a failure; reported).
+  const scrolling = sel => Array.from(document.querySelectorAll(sel))
+      .filter(e => e.scrollWidth > e.clientWidth + 1 &&
+                   ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).length;
+  const scrolls = {equations: scrolling('mjx-container[display="true"]'), code: scrolling('pre'),
+                   tables: scrolling('table, .pst-scrollable-table-container')};
   return {inner_width: width, scroll_width: Math.max(doc.scrollWidth, document.body.scrollWidth),
-          wide: wide.slice(0, 8)};
+          wide: wide.slice(0, 8), scrolling_boxes: scrolls};
 }
 """
 
