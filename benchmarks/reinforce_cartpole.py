@@ -37,7 +37,8 @@ from pgbook.reinforce import ReinforceConfig, time_to_solve  # noqa: E402
 SETTINGS = {
     "linear": ("CartPole-v1, linear softmax (default config)", ReinforceConfig(), 475.0),
     "mlp": ("CartPole-v1, MLP 16 tanh units, lr 0.05", ReinforceConfig(policy="mlp", learning_rate=0.05), 475.0),
-    "acrobot": ("Acrobot-v1, linear softmax, lr 0.05", ReinforceConfig(env_id="Acrobot-v1", learning_rate=0.05),
+    "acrobot": ("Acrobot-v1, linear softmax, lr 0.1, 8 episodes per batch",
+                ReinforceConfig(env_id="Acrobot-v1", learning_rate=0.1, batch_episodes=8),
                 -100.0),
 }
 

@@ -113,10 +113,12 @@ class MLPSoftmax:
 
     def sample(self, theta, obs, rng) -> np.ndarray:
         """One action per observation (integer array of shape ``obs.shape[:-1]``)."""
-        p = self.probs(theta, obs)
-        u = rng.random(p.shape[:-1] + (1,))
-        actions = (np.cumsum(p, axis=-1) < u).sum(axis=-1)
-        return np.minimum(actions, self.n_actions - 1)
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        # inverse-CDF draw, the same recipe as pgbook.policies uses
+        cdf = np.cumsum(self.probs(theta, obs), axis=-1)
+        u = rng.random(cdf.shape[:-1])[..., None] * cdf[..., -1:]
+        return np.minimum((cdf <= u).sum(axis=-1), self.n_actions - 1)
 
     def _actions(self, actions, batch_shape) -> np.ndarray:
         actions = np.asarray(actions)

@@ -281,6 +281,14 @@ class Batch:
         return int(self.lengths.shape[0])
 
 
+def _draw(logits, rng):
+    """One action per row of logits: softmax, then the inverse-CDF draw of pgbook.policies."""
+    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(p, axis=-1)
+    u = rng.random(p.shape[:-1])[..., None] * cdf[..., -1:]
+    return np.minimum((cdf <= u).sum(axis=-1), p.shape[-1] - 1)
+
+
 def _sampler(policy, theta, rng, greedy=False):
     """A function obs_features -> actions for the rollout loop.
 
@@ -293,14 +301,10 @@ def _sampler(policy, theta, rng, greedy=False):
         return lambda x: _greedy(policy, theta, x)
     if isinstance(policy, LinearSoftmax) and policy.bias:
         W, b = theta[:-1], theta[-1]
-
-        def sample(x):
-            logits = x @ W + b
-            p = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            cdf = np.cumsum(p, axis=-1)
-            u = rng.random(p.shape[:-1])[..., None] * cdf[..., -1:]
-            return np.minimum((cdf <= u).sum(axis=-1), p.shape[-1] - 1)
-        return sample
+        return lambda x: _draw(x @ W + b, rng)
+    if isinstance(policy, MLPSoftmax):
+        W1, b1, W2, b2 = policy.unpack(theta)
+        return lambda x: _draw(np.tanh(x @ W1 + b1) @ W2 + b2, rng)
     return lambda x: policy.sample(theta, x, rng)
 
 

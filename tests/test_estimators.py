@@ -123,13 +123,14 @@ def test_monte_carlo_bias_of_unweighted_estimator_is_detected_tiny():
     assert right.max_abs_z < Z_MAX and biased.max_abs_z > 10
 
 
-@pytest.mark.parametrize("reward_to_go", [True, False])
-def test_monte_carlo_gradient_agrees_with_exact_frozen_lake(reward_to_go):
+@pytest.mark.parametrize("kwargs", [dict(reward_to_go=True), dict(reward_to_go=False),
+                                    dict(reward_to_go=True, baseline=0.05)])
+def test_monte_carlo_gradient_agrees_with_exact_frozen_lake(kwargs):
     mdp = M.frozen_lake_mdp("4x4")
     pol = TabularSoftmax(16, 4)
     theta = 2 * np.eye(4)[GOOD_4X4]
     traj = M.sample_trajectories(mdp, pol, theta, 20_000, make_rng(100 + 13))
-    samples = E.trajectory_gradient_samples(pol, theta, traj, mdp.gamma, reward_to_go=reward_to_go)
+    samples = E.trajectory_gradient_samples(pol, theta, traj, mdp.gamma, **kwargs)
     c = E.compare(samples, M.grad_J_exact(mdp, pol, theta))
     assert c.max_abs_z < Z_MAX, str(c)
     # the terminal states' parameters are never used: exactly zero, z defined as 0
