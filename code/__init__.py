@@ -15,6 +15,7 @@ from . import distributions, symbolic  # noqa: F401
 from . import envs  # noqa: F401  (registers pgbook/ShortCorridor-v0 and pgbook/LinearQuadratic-v0)
 from . import es, quadrature  # noqa: F401
 from . import general, pathwise, vi  # noqa: F401
+from . import optim  # noqa: F401
 from . import reinforce, mlp, widgets  # noqa: F401
 
 plotting.use_style()

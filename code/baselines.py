@@ -22,8 +22,8 @@ sample from the true gradient).
 * :func:`estimator_variants` returns the book's five estimators on one batch, and
   :func:`variance_table` compares them (variance ratios and, when the exact gradient is
   known, a z-test of unbiasedness).
-* :func:`optimal_values` is finite-horizon value iteration on a :class:`pgbook.mdp.TabularMDP`
-  (the benchmark an optimal policy would reach).
+* finite-horizon value iteration lives in :func:`pgbook.mdp.optimal_values`
+  (the benchmark an optimal policy would reach); chapter 11 compares against it.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ import numpy as np
 from . import estimators
 from ._validate import check_finite, check_positive_int, check_shape
 from .mdp import TabularMDP
+from .optim import Adam
 
 __all__ = [
     "total_variance",
@@ -58,7 +59,6 @@ __all__ = [
     "cartpole_variants",
     "TabularRun",
     "reinforce_tabular",
-    "optimal_values",
 ]
 
 
@@ -451,7 +451,7 @@ def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes:
         raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate}")
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = policy.init_theta()
-    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    adam = Adam(theta.shape, learning_rate)
     b, returns, thetas = 0.0, [], [theta.copy()]
     for it in range(1, n_iterations + 1):
         traj = sample_trajectories(mdp, policy, theta, n_episodes, rng).trimmed()
@@ -459,9 +459,7 @@ def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes:
                                                       baseline=b if baseline else None).mean(axis=0)
         ret = float(estimators.discounted_return(traj.rewards, mdp.gamma, traj.mask).mean())
         b = ret
-        m = 0.9 * m + 0.1 * grad
-        v = 0.999 * v + 0.001 * grad**2
-        theta = theta + learning_rate * (m / (1 - 0.9**it)) / (np.sqrt(v / (1 - 0.999**it)) + 1e-8)
+        theta = theta + adam.step(grad)
         if not np.all(np.isfinite(theta)):
             raise ValueError(f"training diverged at iteration {it}; lower learning_rate (now {learning_rate:g})")
         returns.append(ret)
@@ -472,25 +470,3 @@ def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes:
 # ---------------------------------------------------------------------------------------------
 # Optimal values of a tabular MDP (the target a learner is measured against)
 # ---------------------------------------------------------------------------------------------
-
-def optimal_values(mdp: TabularMDP):
-    """Finite-horizon value iteration: ``(V_star, greedy)``.
-
-    ``V_star`` (T+1, S) with $V^\\star_T = 0$ and
-    $V^\\star_t(s) = \\max_a \\sum_{s'} P(s'\\mid s,a)[R(s,a,s') + \\gamma V^\\star_{t+1}(s')]$ (zero at
-    terminal states); ``greedy`` (T, S) the maximising action at each step.  The best achievable
-    objective is ``mdp.mu0 @ V_star[0]``: no policy, stationary or not, does better.
-    """
-    # TODO(lead): move to pgbook.mdp if core adds value iteration there.
-    if not isinstance(mdp, TabularMDP):
-        raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
-    T, S = mdp.horizon, mdp.n_states
-    live = ~mdp.terminal
-    r = mdp.expected_reward
-    V = np.zeros((T + 1, S))
-    greedy = np.zeros((T, S), dtype=np.int64)
-    for t in range(T - 1, -1, -1):
-        Q = (r + mdp.gamma * mdp.P @ V[t + 1]) * live[:, None]
-        greedy[t] = Q.argmax(axis=1)
-        V[t] = Q.max(axis=1)
-    return V, greedy

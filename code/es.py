@@ -27,6 +27,7 @@ import numpy as np
 
 from ._validate import check_finite, check_positive, check_positive_int, check_shape
 from .estimators import score_function_samples
+from .optim import make_optimizer
 from .quadrature import gauss_hermite
 
 __all__ = [
@@ -196,32 +197,6 @@ class ESResult:
     populations: np.ndarray | None = field(default=None, repr=False)
 
 
-class _Adam:
-    def __init__(self, d, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.lr, self.b1, self.b2, self.eps = learning_rate, beta1, beta2, eps
-        self.m = np.zeros(d)
-        self.v = np.zeros(d)
-        self.t = 0
-
-    def step(self, grad):
-        self.t += 1
-        self.m = self.b1 * self.m + (1 - self.b1) * grad
-        self.v = self.b2 * self.v + (1 - self.b2) * grad**2
-        m_hat = self.m / (1 - self.b1**self.t)
-        v_hat = self.v / (1 - self.b2**self.t)
-        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
-class _SGD:
-    def __init__(self, d, learning_rate, momentum=0.0):
-        self.lr, self.momentum = learning_rate, momentum
-        self.velocity = np.zeros(d)
-
-    def step(self, grad):
-        self.velocity = self.momentum * self.velocity + grad
-        return self.lr * self.velocity
-
-
 def optimize(f, theta0, *, sigma: float, population: int, iterations: int, learning_rate: float,
              rng: np.random.Generator, optimizer: str = "adam", shaping: str = "ranks",
              maximize: bool = False, antithetic: bool = True, sigma_decay: float = 1.0,
@@ -270,7 +245,7 @@ def optimize(f, theta0, *, sigma: float, population: int, iterations: int, learn
         raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
 
     d = theta.size
-    step = _Adam(d, learning_rate) if optimizer == "adam" else _SGD(d, learning_rate, momentum)
+    step = make_optimizer(optimizer, d, learning_rate, momentum)
     sign = 1.0 if maximize else -1.0
     thetas = np.empty((iterations + 1, d))
     sigmas = np.empty(iterations)
@@ -297,13 +272,13 @@ def optimize(f, theta0, *, sigma: float, population: int, iterations: int, learn
             raise ValueError(f"ES diverged at iteration {it} (|theta| grew beyond 1e8); "
                              "use a smaller learning_rate or shaping='ranks'")
         sigmas[it] = sigma
-        learning_rates[it] = step.lr
+        learning_rates[it] = step.learning_rate
         values_mean[it] = seen["values"].mean()
         if record_population:
             populations[it] = seen["x"]
         thetas[it + 1] = theta
         sigma = max(sigma * sigma_decay, float(sigma_min))
-        step.lr *= learning_rate_decay
+        step.learning_rate *= learning_rate_decay
         if callback is not None:
             callback(it, theta.copy(), sigma)
         done += 1

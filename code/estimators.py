@@ -207,18 +207,7 @@ def finite_difference_gradient_crn(fn, theta, seed, eps: float = 1e-2) -> np.nda
     Both sides of every difference get a fresh ``numpy.random.default_rng(seed)``, so the noise
     largely cancels.  ``seed`` is an int or a sequence of ints.
     """
-    theta = check_finite(theta, "theta")
-    eps = check_positive(eps, "eps")
-    grad = np.zeros(theta.shape)
-    flat = grad.reshape(-1)
-    for i in range(theta.size):
-        e = np.zeros(theta.size)
-        e[i] = eps
-        e = e.reshape(theta.shape)
-        up = float(fn(theta + e, np.random.default_rng(seed)))
-        down = float(fn(theta - e, np.random.default_rng(seed)))
-        flat[i] = (up - down) / (2 * eps)
-    return grad
+    return finite_difference_gradient(lambda t: fn(t, np.random.default_rng(seed)), theta, eps)
 
 
 @dataclass(frozen=True, eq=False)

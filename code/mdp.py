@@ -32,6 +32,7 @@ __all__ = [
     "from_toy_text",
     "policy_table",
     "value_functions",
+    "optimal_values",
     "state_distributions",
     "enumerate_trajectories",
     "J_by_enumeration",
@@ -506,3 +507,25 @@ def gymnasium_returns(env, policy, theta, n: int, gamma: float, rng: np.random.G
             discount *= gamma
             done = terminated or truncated
     return returns
+
+
+def optimal_values(mdp: TabularMDP):
+    """Finite-horizon value iteration: ``(V_star, greedy)``.
+
+    ``V_star`` (T+1, S) with $V^\\star_T = 0$ and
+    $V^\\star_t(s) = \\max_a \\sum_{s'} P(s'\\mid s,a)[R(s,a,s') + \\gamma V^\\star_{t+1}(s')]$ (zero at
+    terminal states); ``greedy`` (T, S) the maximising action at each step.  The best achievable
+    objective is ``mdp.mu0 @ V_star[0]``: no policy, stationary or not, does better.
+    """
+    if not isinstance(mdp, TabularMDP):
+        raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+    T, S = mdp.horizon, mdp.n_states
+    live = ~mdp.terminal
+    r = mdp.expected_reward
+    V = np.zeros((T + 1, S))
+    greedy = np.zeros((T, S), dtype=np.int64)
+    for t in range(T - 1, -1, -1):
+        Q = (r + mdp.gamma * mdp.P @ V[t + 1]) * live[:, None]
+        greedy[t] = Q.argmax(axis=1)
+        V[t] = Q.max(axis=1)
+    return V, greedy

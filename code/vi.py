@@ -45,6 +45,7 @@ import numpy as np
 from ._validate import check_finite, check_positive, check_positive_int, check_shape, check_probabilities
 from .distributions import Categorical, Gaussian
 from .pathwise import pathwise_samples
+from .optim import Adam
 
 __all__ = [
     "gaussian_kl",
@@ -607,8 +608,7 @@ def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_sam
     params = model.initial_params() if params0 is None else np.array(check_finite(params0, "params0"), dtype=float)
     model.make_q(params)  # validates the shape
     P = params.size
-    m = np.zeros(P)
-    v = np.zeros(P)
+    adam = Adam(P, learning_rate, beta1=beta1, beta2=beta2)
     trace = np.empty((n_steps + 1, P))
     trace[0] = params
     elbo_trace = np.full(n_steps, np.nan)
@@ -642,12 +642,8 @@ def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_sam
             batch_mean = float(np.mean(seen["f"]))
             elbo_trace[t] = batch_mean
             running = batch_mean if running is None else baseline_decay * running + (1 - baseline_decay) * batch_mean
-        m = beta1 * m + (1 - beta1) * grad
-        v = beta2 * v + (1 - beta2) * grad**2
-        m_hat = m / (1 - beta1 ** (t + 1))
-        v_hat = v / (1 - beta2 ** (t + 1))
-        step = learning_rate / np.sqrt(1.0 + 10.0 * t / n_steps)
-        params = params + step * m_hat / (np.sqrt(v_hat) + 1e-8)
+        adam.learning_rate = learning_rate / np.sqrt(1.0 + 10.0 * t / n_steps)  # a slowly decaying step
+        params = params + adam.step(grad)
         if not np.all(np.isfinite(params)) or (gaussian_q and np.any(np.abs(params[P // 2:]) > 20)):
             raise ValueError(
                 f"the fit diverged at step {t + 1} (parameters {params}); lower learning_rate "

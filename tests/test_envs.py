@@ -316,7 +316,7 @@ def test_optimal_values_by_brute_force_over_time_varying_policies():
     import itertools
     tiny = mdp.tiny_mdp()
     S, A, T = tiny.n_states, tiny.n_actions, tiny.horizon
-    V_star, greedy = baselines.optimal_values(tiny)
+    V_star, greedy = mdp.optimal_values(tiny)
     r = tiny.expected_reward
     best = -np.inf
     for choice in itertools.product(range(A), repeat=S * T):     # every deterministic time-varying policy
@@ -349,5 +349,5 @@ def test_reinforce_tabular_improves_frozen_lake():
     pol = policies.TabularSoftmax(lake.n_states, lake.n_actions)
     J0 = mdp.J_exact(lake, pol.table(run.thetas[0]))
     J1 = mdp.J_exact(lake, pol.table(run.theta))
-    V_star, _ = baselines.optimal_values(lake)
+    V_star, _ = mdp.optimal_values(lake)
     assert 3 * J0 < J1 <= float(lake.mu0 @ V_star[0]) + 1e-12
