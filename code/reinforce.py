@@ -44,6 +44,7 @@ from gymnasium import spaces
 from ._validate import check_gamma, check_positive, check_positive_int
 from .mlp import MLPSoftmax
 from .policies import LinearGaussian, LinearSoftmax
+from .optim import make_optimizer
 
 from .estimators import policy_gradient_samples, returns_to_go
 
@@ -464,22 +465,6 @@ def _variance(samples):
     return float(flat.var(axis=0, ddof=1).sum())
 
 
-class _Adam:
-    def __init__(self, shape, lr, b1=0.9, b2=0.999, eps=1e-8):
-        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
-        self.m = np.zeros(shape)
-        self.v = np.zeros(shape)
-        self.t = 0
-
-    def step(self, grad):
-        self.t += 1
-        self.m = self.b1 * self.m + (1 - self.b1) * grad
-        self.v = self.b2 * self.v + (1 - self.b2) * grad**2
-        m_hat = self.m / (1 - self.b1**self.t)
-        v_hat = self.v / (1 - self.b2**self.t)
-        return self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-
-
 # ------------------------------------------------------------------------------------ training
 @dataclass
 class TrainResult:
@@ -575,7 +560,7 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
         obs_space, action_space = envs.single_observation_space, envs.single_action_space
         policy = make_policy(config, obs_space, action_space)
         theta = policy.init_theta(rng, config.init_scale)
-        adam = _Adam(theta.shape, config.learning_rate) if config.optimiser == "adam" else None
+        step_rule = make_optimizer(config.optimiser, theta.shape, config.learning_rate)
         value_w = None
         if config.progress is None or config.progress:
             from tqdm.auto import tqdm
@@ -623,7 +608,7 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
                 status, message = "diverged", _divergence_message("the gradient", config, iteration)
                 break
             with np.errstate(all="ignore"):
-                step = adam.step(grad) if adam is not None else config.learning_rate * grad
+                step = step_rule.step(grad)
                 new_theta = theta + step
             if not np.all(np.isfinite(new_theta)):
                 status, message = "diverged", _divergence_message("the parameters", config, iteration)
