@@ -61,3 +61,22 @@ def test_with_params_and_bad_input(setting):
         TrajectoryDistribution(mdp, policy, np.zeros(3))
     with pytest.raises(ValueError, match="TabularMDP"):
         trajectory_return(None)
+
+
+def test_with_the_return_as_f_it_is_part_one_full_return_estimator(setting):
+    # Same trajectories (same seed): score_function_samples(p_tau, R) must equal, sample by sample,
+    # pgbook.estimators.policy_gradient_samples with the full discounted return (an independent code path
+    # that sums per-step scores weighted by R(tau)).
+    from pgbook.estimators import policy_gradient_samples
+
+    mdp, policy, theta = setting
+    dist = TrajectoryDistribution(mdp, policy, theta)
+    n = 500
+    general = score_function_samples(dist, trajectory_return(mdp), n, pgbook.make_rng(34))
+    traj = dist.sample(pgbook.make_rng(34), n)
+    per_step = policy.score(theta, traj.states, traj.actions)
+    part_one = policy_gradient_samples(per_step, traj.rewards, traj.mask, mdp.gamma, reward_to_go=False)
+    np.testing.assert_allclose(general, part_one.reshape(n, -1), rtol=1e-12, atol=1e-12)
+    # reward-to-go gives different samples (so the check above is not vacuous)
+    to_go = policy_gradient_samples(per_step, traj.rewards, traj.mask, mdp.gamma, reward_to_go=True)
+    assert np.abs(general - to_go.reshape(n, -1)).max() > 0.1
