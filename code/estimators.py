@@ -6,8 +6,10 @@ r"""Gradient estimators and the tools that check them.
 * :func:`trajectory_gradient_samples` -- the same straight from sampled trajectories, in chunks.
 * :func:`score_function_samples` -- :math:`f(x)\nabla\log p(x)` for any distribution object.
 * :func:`finite_difference_gradient` (deterministic) and :func:`finite_difference_gradient_crn`
-  (noisy, common random numbers).
+  (noisy, common random numbers); :func:`finite_difference_jacobian` for a function that returns
+  an array (e.g. one log-probability per sample), all outputs differenced at once.
 * :func:`compare` -- Monte Carlo mean, standard error and z-scores against an exact value.
+* :func:`batch_rms_error` -- how the error of a Monte Carlo average shrinks with the batch size.
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ __all__ = [
     "score_function_samples",
     "finite_difference_gradient",
     "finite_difference_gradient_crn",
+    "finite_difference_jacobian",
     "Comparison",
     "compare",
+    "batch_rms_error",
 ]
 
 
@@ -210,6 +214,32 @@ def finite_difference_gradient_crn(fn, theta, seed, eps: float = 1e-2) -> np.nda
     return finite_difference_gradient(lambda t: fn(t, np.random.default_rng(seed)), theta, eps)
 
 
+def finite_difference_jacobian(fn, theta, eps: float = 1e-5) -> np.ndarray:
+    """Central differences of an array-valued deterministic function, all outputs at once.
+
+    ``fn(theta)`` returns an array of some shape ``out_shape`` (for instance one value per sample,
+    ``(n,)``); the result has shape ``(*out_shape, *theta.shape)`` with entry
+    :math:`[i, j] = (f_i(\\theta + \\epsilon e_j) - f_i(\\theta - \\epsilon e_j)) / 2\\epsilon`.
+    It costs ``2 * theta.size`` calls of ``fn``, however many outputs there are.  Raises ValueError if
+    ``fn`` returns values that are not finite or whose shape changes with ``theta``.
+    """
+    theta = check_finite(theta, "theta")
+    eps = check_positive(eps, "eps")
+    columns = []
+    out_shape = None
+    for i in range(theta.size):
+        e = np.zeros(theta.size)
+        e[i] = eps
+        e = e.reshape(theta.shape)
+        up, down = (check_finite(fn(theta + e), "fn(theta)"), check_finite(fn(theta - e), "fn(theta)"))
+        if out_shape is None:
+            out_shape = up.shape
+        if up.shape != out_shape or down.shape != out_shape:
+            raise ValueError(f"fn must return arrays of one fixed shape; got {out_shape}, {up.shape} and {down.shape}")
+        columns.append((up - down) / (2 * eps))
+    return np.stack(columns, axis=-1).reshape(out_shape + theta.shape)
+
+
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """Monte Carlo samples against an exact value, per component.
@@ -257,3 +287,30 @@ def compare(samples, exact) -> Comparison:
     z = np.where(both_zero, 0.0, z)
     return Comparison(mean=mean, standard_error=se, z=z, max_abs_z=float(np.max(np.abs(z))) if z.size else 0.0,
                       n=n, exact=exact)
+
+
+def batch_rms_error(samples, exact, batch_sizes) -> np.ndarray:
+    """Root-mean-square error of batch means, one value per batch size.
+
+    For each ``N`` in ``batch_sizes`` the first ``(n // N) * N`` samples are split into ``n // N``
+    disjoint batches of ``N``; the result is :math:`\\sqrt{\\operatorname{mean}_b \\|\\bar x_b - x^\\star\\|^2}`,
+    the RMS over batches of the Euclidean norm of (batch mean - ``exact``).  For independent samples
+    with covariance :math:`\\Sigma` it estimates :math:`\\sqrt{\\operatorname{tr}\\Sigma / N}`.
+    ``samples`` has shape (n, *exact.shape); returns shape (len(batch_sizes),).
+    Raises ValueError for mismatched shapes or a batch size that is not in ``1..n``.
+    """
+    samples = check_finite(samples, "samples")
+    exact = check_finite(exact, "exact")
+    if samples.ndim < 1 or samples.shape[1:] != exact.shape:
+        raise ValueError(f"samples must have shape (n, *exact.shape) = (n, {', '.join(map(str, exact.shape))}), "
+                         f"got {samples.shape}")
+    n = samples.shape[0]
+    flat = samples.reshape(n, -1) - exact.reshape(1, -1)
+    out = []
+    for N in np.atleast_1d(batch_sizes):
+        if isinstance(N, (bool, np.bool_)) or not float(N).is_integer() or not 1 <= N <= n:
+            raise ValueError(f"batch_sizes must be integers in 1..{n} (the number of samples), got {N!r}")
+        N = int(N)
+        means = flat[: n // N * N].reshape(n // N, N, -1).mean(axis=1)
+        out.append(np.sqrt(np.mean(np.sum(means ** 2, axis=1))))
+    return np.array(out)

@@ -358,10 +358,10 @@ def _trajectory_result(theta, start, policy_terms, dynamics_terms, dynamics_atom
 
 
 def generic_trajectory_gradient(horizon: int = 3, n_params: int = 2) -> TrajectoryGradient:
-    """:math:`P(\\tau|\\theta) = \\rho_0(s_0) \\prod_t \\pi(a_t|s_t;\\theta) P(s_{t+1}|s_t,a_t)` with every
+    """:math:`P(\\tau|\\theta) = \\mu_0(s_0) \\prod_t \\pi(a_t|s_t;\\theta) P(s_{t+1}|s_t,a_t)` with every
     factor an *undefined* SymPy function (no formula at all).
 
-    States ``s0..sT`` and actions ``a0..a_{T-1}`` are symbols; ``rho0``, ``P`` and ``pi`` are
+    States ``s0..sT`` and actions ``a0..a_{T-1}`` are symbols; ``mu0``, ``P`` and ``pi`` are
     undefined positive functions, ``pi`` also of the parameters ``theta1..``.  The gradient
     of the log then shows, for any policy and any environment, that only the policy terms
     survive.
@@ -373,10 +373,10 @@ def generic_trajectory_gradient(horizon: int = 3, n_params: int = 2) -> Trajecto
     s = sp.symbols(f"s0:{horizon + 1}")
     a = sp.symbols(f"a0:{horizon}")
     theta = sp.symbols(f"theta1:{n_params + 1}", real=True)
-    rho0 = sp.Function("rho_0", positive=True)
+    mu0 = sp.Function("mu_0", positive=True)
     P = sp.Function("P", positive=True)
     pi = sp.Function("pi", positive=True)
-    start = rho0(s[0])
+    start = mu0(s[0])
     policy_terms = [pi(a[t], s[t], *theta) for t in range(horizon)]
     dynamics_terms = [P(s[t + 1], s[t], a[t]) for t in range(horizon)]
     return _trajectory_result(theta, start, policy_terms, dynamics_terms, [start, *dynamics_terms])
@@ -397,7 +397,7 @@ def softmax_policy_symbols(n_states: int, n_actions: int):
 def tabular_trajectory_gradient(states: Sequence[int], actions: Sequence[int], n_states: int,
                                 n_actions: int) -> TrajectoryGradient:
     """One concrete trajectory ``s_0, a_0, s_1, ..., a_{T-1}, s_T`` under a tabular softmax policy,
-    with a symbolic start probability ``rho_{s0}`` and symbolic transition probabilities
+    with a symbolic start probability ``mu_{s0}`` and symbolic transition probabilities
     ``P_{s a s'}`` (positive symbols, no numbers).
 
     ``states`` has length T+1 and ``actions`` length T; entries are integer indices.
@@ -414,7 +414,7 @@ def tabular_trajectory_gradient(states: Sequence[int], actions: Sequence[int], n
     if any(not 0 <= v < n_actions for v in actions):
         raise ValueError(f"actions must lie in 0..{n_actions - 1}, got {actions}")
     theta, pi = softmax_policy_symbols(n_states, n_actions)
-    start = sp.Symbol(f"rho_{states[0]}", positive=True)
+    start = sp.Symbol(f"mu_{states[0]}", positive=True)
     policy_terms = [pi(a, s) for s, a in zip(states[:-1], actions)]
     dynamics_terms = [
         sp.Symbol(f"P_{s}{a}{s2}", positive=True) for s, a, s2 in zip(states[:-1], actions, states[1:])

@@ -200,6 +200,52 @@ def test_finite_difference_gradients():
     assert np.abs(crn - 2 * th).max() < 0.2
 
 
+
+def test_finite_difference_jacobian_matches_analytic_and_per_output_gradients():
+    # f_i(theta) = sum_j B_ij theta_j^2 + exp(theta_0) x_i, outputs shape (3,), theta shape (2, 1)
+    rng = np.random.default_rng(3)
+    B, x = rng.normal(size=(3, 2)), rng.normal(size=3)
+    fn = lambda th: B @ th.reshape(-1) ** 2 + np.exp(th[0, 0]) * x
+    theta = np.array([[0.4], [-0.9]])
+    exact = 2 * B * theta.reshape(-1)[None, :]
+    exact[:, 0] += np.exp(0.4) * x
+    jac = E.finite_difference_jacobian(fn, theta)
+    assert jac.shape == (3, 2, 1)
+    np.testing.assert_allclose(jac.reshape(3, 2), exact, atol=1e-8)
+    per_output = np.stack([E.finite_difference_gradient(lambda th, i=i: fn(th)[i], theta) for i in range(3)])
+    np.testing.assert_allclose(jac, per_output, atol=1e-12)
+    # a scalar function gives the plain gradient
+    np.testing.assert_allclose(E.finite_difference_jacobian(lambda th: fn(th)[1], theta), per_output[1], atol=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        E.finite_difference_jacobian(lambda th: np.zeros(int(th[0] > 0) + 1), np.array([0.0]))
+    with pytest.raises(ValueError, match="fn"):
+        E.finite_difference_jacobian(lambda th: np.array([np.nan]), np.array([0.0]))
+    with pytest.raises(ValueError, match="eps"):
+        E.finite_difference_jacobian(np.sin, np.array([0.0]), eps=0.0)
+
+
+def test_batch_rms_error_against_loop_and_theory():
+    rng = np.random.default_rng(11)
+    samples = rng.normal(size=(103, 2, 3))
+    exact = rng.normal(size=(2, 3))
+    sizes = [1, 4, 10, 103]
+    loop = []
+    for N in sizes:
+        errs = [np.sum((samples[b * N:(b + 1) * N].mean(axis=0) - exact) ** 2) for b in range(103 // N)]
+        loop.append(np.sqrt(np.mean(errs)))
+    np.testing.assert_allclose(E.batch_rms_error(samples, exact, sizes), loop, rtol=1e-12)
+    # independent N(0, sd^2) samples in d = 2 dims: RMS error of a batch mean is sd sqrt(d / N);
+    # with 2**17 / 16 = 8192 batches the estimate is within 5% (its relative sd is about 0.6%)
+    sd = 1.7
+    iid = sd * rng.standard_normal((2 ** 17, 2))
+    rms = E.batch_rms_error(iid, np.zeros(2), [16])[0]
+    assert abs(rms / (sd * np.sqrt(2 / 16)) - 1) < 0.05
+    for bad in (0, 104, 2.5):
+        with pytest.raises(ValueError, match="batch_sizes"):
+            E.batch_rms_error(samples, exact, [bad])
+    with pytest.raises(ValueError, match="samples"):
+        E.batch_rms_error(samples, np.zeros(3), [2])
+
 def test_compare_values_and_zero_convention():
     c = E.compare(np.array([[1.0, 5.0], [3.0, 5.0]]), np.array([1.0, 5.0]))
     np.testing.assert_allclose(c.mean, [2.0, 5.0])

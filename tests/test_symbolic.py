@@ -148,7 +148,7 @@ def test_score_function_identity_negative_control():
 def test_generic_trajectory_gradient_keeps_only_policy_terms():
     res = S.generic_trajectory_gradient(horizon=3, n_params=2)
     assert res.equal and res.dynamics_free and res.log_prob_depends_on_dynamics
-    assert len(res.policy_terms) == 3 and len(res.dynamics_terms) == 4  # rho_0 and 3 transitions
+    assert len(res.policy_terms) == 3 and len(res.dynamics_terms) == 4  # mu_0 and 3 transitions
     # log P is a sum of 7 logarithms
     assert isinstance(res.log_prob, sp.Add) and len(res.log_prob.args) == 7
     assert all(isinstance(a, sp.log) for a in res.log_prob.args)
@@ -159,7 +159,7 @@ def test_generic_trajectory_gradient_keeps_only_policy_terms():
 def test_tabular_trajectory_gradient_by_hand():
     res = S.tabular_trajectory_gradient([0, 1, 1, 0], [1, 0, 1], n_states=2, n_actions=2)
     assert res.equal and res.dynamics_free and res.log_prob_depends_on_dynamics
-    assert {str(a) for a in res.dynamics_symbols} == {"rho_0", "P_011", "P_101", "P_110"}
+    assert {str(a) for a in res.dynamics_symbols} == {"mu_0", "P_011", "P_101", "P_110"}
     # by hand: sum_t (e_{a_t} - pi(.|s_t)) in row s_t
     t00, t01, t10, t11 = res.theta
     p0 = sp.exp(t00) / (sp.exp(t00) + sp.exp(t01))  # pi(0|0)
@@ -172,7 +172,7 @@ def test_trajectory_gradient_negative_control_theta_dependent_dynamics():
     # If the "environment" depended on theta, its terms would NOT leave the gradient.
     theta = sp.symbols("theta1:3", real=True)
     pi = sp.Function("pi", positive=True)
-    start = sp.Symbol("rho", positive=True)
+    start = sp.Symbol("mu", positive=True)
     bad_transition = sp.exp(theta[0]) / (1 + sp.exp(theta[0]))
     res = S._trajectory_result(theta, start, [pi(0, 0, *theta)], [bad_transition], [start])
     assert not res.equal
