@@ -14,7 +14,8 @@ memory is measured on one extra run per setting with ``tracemalloc`` (Python and
 allocations; tracing slows the run, so that run is not timed), and the process's maximum
 resident set size is printed at the end.
 
-It also times the widget panel: the time from ``run()`` to the first point of the curve, and
+It also times ``train_many`` (20 runs stepped together) against the same 20 runs one by one,
+and the widget panel: the time from ``run()`` to the first point of the curve, and
 a whole default run (the default configuration, stopping when solved) including its drawing.
 Targets (issue 4, on 2 cores): every seed solves, median under 2 s for the default
 configuration, first point under 1 s and a default widget run under 5 s.
@@ -38,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import pgbook  # noqa: E402,F401  (registers the book's environments)
-from pgbook.reinforce import ReinforceConfig, time_to_solve  # noqa: E402
+from pgbook.reinforce import ReinforceConfig, time_to_solve, train, train_many  # noqa: E402
 
 SETTINGS = {
     "linear": ("CartPole-v1, linear softmax (default config)", ReinforceConfig(), 475.0),
@@ -82,10 +83,23 @@ def widget_timing(repeats=3):
     return first, total, solved, cpu
 
 
+def many_timing(n_runs=20, iterations=40):
+    """CPU seconds of ``n_runs`` CartPole runs of ``iterations`` iterations: one by one with
+    ``train`` against all together with ``train_many`` (one shared vector environment)."""
+    config = ReinforceConfig(max_iterations=iterations, max_env_steps=None, progress=False)
+    c0 = time.process_time()
+    alone = [train(config.replace(seed=s)) for s in range(n_runs)]
+    c1 = time.process_time()
+    together = train_many(config, seeds=range(n_runs))
+    c2 = time.process_time()
+    final = lambda runs: np.mean([r.curve()[-10:].mean() for r in runs])  # noqa: E731
+    return c1 - c0, c2 - c1, final(alone), final(together)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=list(SETTINGS) + ["widget"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=list(SETTINGS) + ["widget", "many"])
     parser.add_argument("--max-seconds", type=float, default=60.0, help="training budget per run")
     args = parser.parse_args(argv)
     seeds = list(range(args.seeds))
@@ -127,6 +141,12 @@ def main(argv=None):
               f"whole run incl. drawing {', '.join(f'{x:.2f}' for x in total)} s wall, "
               f"{', '.join(f'{x:.2f}' for x in cpu)} s CPU (target < 5 s); "
               f"solved: {sum(solved)}/{len(solved)}\n")
+    if "many" not in args.skip:
+        one_by_one, together, f_alone, f_together = many_timing()
+        print("## 20 CartPole runs of 40 iterations (default config, seeds 0-19)\n")
+        print(f"one by one with train: {one_by_one:.1f} s CPU; together with train_many: {together:.1f} s CPU "
+              f"({one_by_one / together:.1f} times faster); mean return over the last 10 iterations "
+              f"{f_alone:.1f} and {f_together:.1f}\n")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak resident memory: {rss:.0f} MiB")
 

@@ -54,6 +54,7 @@ __all__ = [
     "Batch",
     "TrainingDivergedWarning",
     "train",
+    "train_many",
     "collect_batch",
     "evaluate",
     "make_envs",
@@ -309,8 +310,10 @@ def _sampler(policy, theta, rng, greedy=False):
     return lambda x: policy.sample(theta, x, rng)
 
 
-def _play_round(envs, policy, theta, rng, max_episode_steps, greedy=False):
-    """Reset every sub-environment and play until each has finished its first episode."""
+def _play_round(envs, policy, theta, rng, max_episode_steps, greedy=False, act=None):
+    """Reset every sub-environment and play until each has finished its first episode.
+
+    ``act`` (obs features -> actions) replaces the sampler built from ``policy`` and ``theta``."""
     n = envs.num_envs
     obs_space, action_space = envs.single_observation_space, envs.single_action_space
     obs, _ = envs.reset(seed=int(rng.integers(2**31 - 1)))
@@ -318,7 +321,8 @@ def _play_round(envs, policy, theta, rng, max_episode_steps, greedy=False):
     lengths = np.zeros(n, dtype=np.int64)
     running = np.ones(n, dtype=bool)
     t = 0
-    act = _sampler(policy, theta, rng, greedy)
+    if act is None:
+        act = _sampler(policy, theta, rng, greedy)
     while running.any() and t < max_episode_steps:
         x = features(obs_space, obs)
         if not np.all(np.isfinite(x)):
@@ -516,6 +520,107 @@ def _divergence_message(what: str, config: ReinforceConfig, iteration: int) -> s
             f"To fix it, {hint}. The result keeps the last finite parameters.")
 
 
+class _Learner:
+    """The state of one REINFORCE run (policy, parameters, optimiser, value baseline) and its update.
+
+    :func:`train` drives one learner; :func:`train_many` drives several on one shared vector
+    environment.  :meth:`update` takes one batch and returns the metrics of that iteration, or
+    None after setting ``status`` and ``message`` if something stopped being finite.
+    """
+
+    def __init__(self, config, policy, rng):
+        self.config = config
+        self.policy = policy
+        self.theta = policy.init_theta(rng, config.init_scale)
+        self.step_rule = make_optimizer(config.optimiser, self.theta.shape, config.learning_rate)
+        self.value_w = None
+        self.history: list = []
+        self.status, self.message = "budget", ""
+        self.env_steps = 0
+
+    def diverge(self, what: str, iteration: int):
+        self.status, self.message = "diverged", _divergence_message(what, self.config, iteration)
+
+    def update(self, batch: Batch, iteration: int, start: float, cpu_start: float):
+        config, policy, theta = self.config, self.policy, self.theta
+        self.env_steps += batch.env_steps
+        returns = batch.returns
+        if not np.all(np.isfinite(returns)):
+            self.diverge("the returns", iteration)
+            return None
+        psi = _psi(batch, config.gamma, config.reward_to_go)
+        with np.errstate(all="ignore"):  # non-finite scores are caught just below
+            score = _score(policy, theta, batch)
+        n, T = batch.mask.shape
+        if config.baseline == "none":
+            base = None
+        elif config.baseline == "batch-mean":
+            base = np.repeat(_leave_one_out_mean(psi, batch.mask)[:, None], T, axis=1)
+        else:
+            base = np.zeros((n, T)) if self.value_w is None else _value_features(batch) @ self.value_w
+        base_nt = np.zeros((n, T)) if base is None else np.where(batch.mask, base, 0.0)
+        try:
+            with np.errstate(all="ignore"):
+                samples = _gradient_samples(score, batch, psi, config, base_nt)
+                grad = samples.mean(axis=0)
+        except ValueError as err:  # the estimator refuses non-finite scores or baselines
+            if "finite" not in str(err):
+                raise
+            samples = np.array([np.nan])
+        if not np.all(np.isfinite(samples)):
+            self.diverge("the gradient", iteration)
+            return None
+        with np.errstate(all="ignore"):
+            step = self.step_rule.step(grad)
+            new_theta = theta + step
+        if not np.all(np.isfinite(new_theta)):
+            self.diverge("the parameters", iteration)
+            return None
+        self.theta = theta = new_theta
+        if config.baseline == "value":
+            self.value_w = _fit_value(batch, psi)
+        lengths = batch.lengths.astype(float)
+        metrics = {
+            "iteration": iteration,
+            "env_steps": self.env_steps,
+            "wall_time": time.perf_counter() - start,
+            "cpu_time": time.process_time() - cpu_start,
+            "episodes": n,
+            "return_mean": float(returns.mean()),
+            "return_std": float(returns.std(ddof=1)) if n > 1 else 0.0,
+            "return_min": float(returns.min()),
+            "return_max": float(returns.max()),
+            "length_mean": float(lengths.mean()),
+            "length_std": float(lengths.std(ddof=1)) if n > 1 else 0.0,
+            "grad_norm": float(np.linalg.norm(grad)),
+            "grad_variance": _variance(samples),
+            "grad_variance_of_mean": _variance(samples) / n,
+            "theta": theta.copy(),
+        }
+        if config.measure_variants:
+            plain = config.replace(normalise_returns=False)
+            zeros = np.zeros((n, T))
+            full = policy_gradient_samples(score, batch.rewards, batch.mask, config.gamma, reward_to_go=False,
+                                           discount_weighting=config.discount_weighting, baseline=zeros)
+            rtg_psi = _psi(batch, config.gamma, True)
+            rtg = _gradient_samples(score, batch, rtg_psi, plain.replace(reward_to_go=True), zeros)
+            if config.reward_to_go and config.baseline != "none":
+                third = base_nt  # the run's own baseline
+            else:
+                loo = np.repeat(_leave_one_out_mean(rtg_psi, batch.mask)[:, None], T, axis=1)
+                third = np.where(batch.mask, loo, 0.0)
+            based = _gradient_samples(score, batch, rtg_psi, plain.replace(reward_to_go=True), third)
+            metrics["grad_variance_full_return"] = _variance(full)
+            metrics["grad_variance_reward_to_go"] = _variance(rtg)
+            metrics["grad_variance_baseline"] = _variance(based)
+        self.history.append(metrics)
+        return metrics
+
+    def result(self, start: float) -> TrainResult:
+        return TrainResult(self.config, self.policy, self.theta, self.history, self.status, self.message,
+                           self.env_steps, time.perf_counter() - start)
+
+
 def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool | None] | None = None,
           **overrides) -> TrainResult:
     """Train a policy with REINFORCE.
@@ -552,16 +657,11 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
     cpu_start = time.process_time()
     rng = np.random.default_rng([int(config.seed), 0])
     envs = make_envs(config.env_id, config.envs_per_round, config.vectorization_mode, config.env_kwargs)
-    history: list = []
-    status, message = "budget", ""
-    env_steps = 0
     bar = None
+    learner = None
     try:
         obs_space, action_space = envs.single_observation_space, envs.single_action_space
-        policy = make_policy(config, obs_space, action_space)
-        theta = policy.init_theta(rng, config.init_scale)
-        step_rule = make_optimizer(config.optimiser, theta.shape, config.learning_rate)
-        value_w = None
+        learner = _Learner(config, make_policy(config, obs_space, action_space), rng)
         if config.progress is None or config.progress:
             from tqdm.auto import tqdm
             total = config.max_env_steps if config.max_env_steps is not None else None
@@ -570,94 +670,25 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
         for iteration in range(1, config.max_iterations + 1):
             try:
                 with np.errstate(over="raise", invalid="raise", divide="raise"):
-                    batch = collect_batch(envs, policy, theta, rng,
+                    batch = collect_batch(envs, learner.policy, learner.theta, rng,
                                           min_episodes=config.batch_episodes,
                                           min_steps=None if config.batch_episodes else config.batch_steps,
                                           max_episode_steps=config.max_episode_steps)
             except (FloatingPointError, ValueError) as err:
                 if "finite" not in str(err) and not isinstance(err, FloatingPointError):
                     raise
-                status, message = "diverged", _divergence_message("the policy's actions or observations",
-                                                                  config, iteration)
+                learner.diverge("the policy's actions or observations", iteration)
                 break
-            env_steps += batch.env_steps
-            returns = batch.returns
-            if not np.all(np.isfinite(returns)):
-                status, message = "diverged", _divergence_message("the returns", config, iteration)
+            metrics = learner.update(batch, iteration, start, cpu_start)
+            if metrics is None:
                 break
-            psi = _psi(batch, config.gamma, config.reward_to_go)
-            with np.errstate(all="ignore"):  # non-finite scores are caught just below
-                score = _score(policy, theta, batch)
-            n, T = batch.mask.shape
-            if config.baseline == "none":
-                base = None
-            elif config.baseline == "batch-mean":
-                base = np.repeat(_leave_one_out_mean(psi, batch.mask)[:, None], T, axis=1)
-            else:
-                base = np.zeros((n, T)) if value_w is None else _value_features(batch) @ value_w
-            base_nt = np.zeros((n, T)) if base is None else np.where(batch.mask, base, 0.0)
-            try:
-                with np.errstate(all="ignore"):
-                    samples = _gradient_samples(score, batch, psi, config, base_nt)
-                    grad = samples.mean(axis=0)
-            except ValueError as err:  # the estimator refuses non-finite scores or baselines
-                if "finite" not in str(err):
-                    raise
-                samples = np.array([np.nan])
-            if not np.all(np.isfinite(samples)):
-                status, message = "diverged", _divergence_message("the gradient", config, iteration)
-                break
-            with np.errstate(all="ignore"):
-                step = step_rule.step(grad)
-                new_theta = theta + step
-            if not np.all(np.isfinite(new_theta)):
-                status, message = "diverged", _divergence_message("the parameters", config, iteration)
-                break
-            theta = new_theta
-            if config.baseline == "value":
-                value_w = _fit_value(batch, psi)
-            lengths = batch.lengths.astype(float)
-            metrics = {
-                "iteration": iteration,
-                "env_steps": env_steps,
-                "wall_time": time.perf_counter() - start,
-                "cpu_time": time.process_time() - cpu_start,
-                "episodes": n,
-                "return_mean": float(returns.mean()),
-                "return_std": float(returns.std(ddof=1)) if n > 1 else 0.0,
-                "return_min": float(returns.min()),
-                "return_max": float(returns.max()),
-                "length_mean": float(lengths.mean()),
-                "length_std": float(lengths.std(ddof=1)) if n > 1 else 0.0,
-                "grad_norm": float(np.linalg.norm(grad)),
-                "grad_variance": _variance(samples),
-                "grad_variance_of_mean": _variance(samples) / n,
-                "theta": theta.copy(),
-            }
-            if config.measure_variants:
-                plain = config.replace(normalise_returns=False)
-                zeros = np.zeros((n, T))
-                full = policy_gradient_samples(score, batch.rewards, batch.mask, config.gamma, reward_to_go=False,
-                                               discount_weighting=config.discount_weighting, baseline=zeros)
-                rtg_psi = _psi(batch, config.gamma, True)
-                rtg = _gradient_samples(score, batch, rtg_psi, plain.replace(reward_to_go=True), zeros)
-                if config.reward_to_go and config.baseline != "none":
-                    third = base_nt  # the run's own baseline
-                else:
-                    loo = np.repeat(_leave_one_out_mean(rtg_psi, batch.mask)[:, None], T, axis=1)
-                    third = np.where(batch.mask, loo, 0.0)
-                based = _gradient_samples(score, batch, rtg_psi, plain.replace(reward_to_go=True), third)
-                metrics["grad_variance_full_return"] = _variance(full)
-                metrics["grad_variance_reward_to_go"] = _variance(rtg)
-                metrics["grad_variance_baseline"] = _variance(based)
-            history.append(metrics)
             if bar is not None:
                 bar.update(batch.env_steps)
                 bar.set_postfix(ret=f"{metrics['return_mean']:.1f}", refresh=False)
             if callback is not None and callback(metrics):
-                status = "callback"
+                learner.status = "callback"
                 break
-            if config.max_env_steps is not None and env_steps >= config.max_env_steps:
+            if config.max_env_steps is not None and learner.env_steps >= config.max_env_steps:
                 break
             if config.max_seconds is not None and metrics["wall_time"] >= config.max_seconds:
                 break
@@ -665,9 +696,124 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
         envs.close()
         if bar is not None:
             bar.close()
-    if status == "diverged":
-        warnings.warn(message, TrainingDivergedWarning, stacklevel=2)
-    return TrainResult(config, policy, theta, history, status, message, env_steps, time.perf_counter() - start)
+    if learner.status == "diverged":
+        warnings.warn(learner.message, TrainingDivergedWarning, stacklevel=2)
+    return learner.result(start)
+
+
+def _joint_sampler(policies, thetas, n, rng):
+    """Actions for ``len(thetas)`` runs stepped together, ``n`` environments each (rows run-major)."""
+    checked = [p.check_theta(t) for p, t in zip(policies, thetas)]
+    if all(isinstance(p, LinearSoftmax) and p.bias for p in policies):
+        W = np.stack([t[:-1] for t in checked])          # (runs, obs_dim, actions)
+        b = np.stack([t[-1] for t in checked])[:, None]  # (runs, 1, actions)
+        def act(x):
+            logits = np.einsum("snd,sda->sna", x.reshape(len(checked), n, -1), W) + b
+            return _draw(logits.reshape(len(checked) * n, -1), rng)
+        return act
+    samplers = [_sampler(p, t, rng) for p, t in zip(policies, checked)]
+    return lambda x: np.concatenate([f(x[k * n:(k + 1) * n]) for k, f in enumerate(samplers)])
+
+
+def _split_batch(batch: Batch, runs: int) -> list:
+    """Cut a batch of ``runs * n`` episodes (run-major) into one Batch per run, each trimmed to its
+    own longest episode; ``env_steps`` counts what that run alone would have stepped."""
+    n = batch.n_episodes // runs
+    parts = []
+    for k in range(runs):
+        rows = slice(k * n, (k + 1) * n)
+        lengths = batch.lengths[rows]
+        T = int(lengths.max())
+        parts.append(Batch(batch.obs[rows, :T], batch.actions[rows, :T], batch.rewards[rows, :T],
+                           batch.mask[rows, :T], lengths, n * T))
+    return parts
+
+
+def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, configs=None,
+               **overrides) -> list:
+    """Independent REINFORCE runs, one per seed (or per config), played together on one vector environment.
+
+    Every run has its own initial parameters (drawn from its seed), its own optimiser and its own
+    baseline, and learns only from its own ``batch_episodes`` episodes per iteration, exactly as
+    :func:`train` would.  The only thing shared is the simulator: one ``gymnasium.make_vec`` with
+    ``runs * batch_episodes`` copies steps the episodes of all runs in lockstep, so the Python loop
+    over time steps is paid once instead of once per run.  With CartPole's native vector
+    environment twenty runs cost a few times one, not twenty.
+
+    Give either ``config`` (plus keyword ``overrides``) and ``seeds``, for one run per seed, or
+    ``configs``, a list of configs to run side by side (for example two baselines and many seeds);
+    these must agree on the environment, ``batch_episodes`` and ``max_episode_steps``.
+
+    The runs are statistically the same as :func:`train` runs but not number for number (the
+    environment and the action draws use one shared generator seeded from all the seeds); the same
+    arguments give the same runs.  Batching by steps, ``max_seconds`` and callbacks are not
+    supported.  Returns a list of :class:`TrainResult` in the order of the seeds (or configs);
+    each run's ``env_steps`` counts the steps it would have taken alone, ``wall_time`` the shared clock.
+    """
+    if configs is None:
+        config = (config or ReinforceConfig())
+        if overrides:
+            config = config.replace(**overrides)
+        seeds = [int(s) for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError(f"seeds must be a non-empty sequence of distinct non-negative integers, got {seeds!r}")
+        configs = [config.replace(seed=s) for s in seeds]
+    else:
+        configs = list(configs)
+        if config is not None or overrides or not configs:
+            raise ValueError("give either config (with seeds and overrides) or a non-empty list of configs, not both")
+    for c in configs:
+        c.validate()
+        if c.batch_episodes is None:
+            raise ValueError("train_many needs batch_episodes (batching by steps is not supported)")
+        if c.max_seconds is not None:
+            raise ValueError("train_many does not support max_seconds; use max_iterations or max_env_steps")
+    shared = ("env_id", "env_kwargs", "vectorization_mode", "batch_episodes", "max_episode_steps")
+    first = configs[0]
+    for c in configs[1:]:
+        for name in shared:
+            if getattr(c, name) != getattr(first, name):
+                raise ValueError(f"every config of train_many must have the same {name}: "
+                                 f"got {getattr(first, name)!r} and {getattr(c, name)!r}")
+    n, runs = first.batch_episodes, len(configs)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    shared_rng = np.random.default_rng([*(int(c.seed) for c in configs), runs, 2])
+    envs = make_envs(first.env_id, runs * n, first.vectorization_mode, first.env_kwargs)
+    try:
+        obs_space, action_space = envs.single_observation_space, envs.single_action_space
+        learners = [_Learner(c, make_policy(c, obs_space, action_space), np.random.default_rng([int(c.seed), 0]))
+                    for c in configs]
+        cap = _episode_cap(envs, first.max_episode_steps)
+        for iteration in range(1, max(c.max_iterations for c in configs) + 1):
+            active = [ln for ln in learners if ln.status == "budget" and not _spent(ln, iteration)]
+            if not active:
+                break
+            # runs that stopped keep playing with their last parameters; their episodes are ignored
+            sampler = _joint_sampler([ln.policy for ln in learners], [ln.theta for ln in learners], n, shared_rng)
+            try:
+                with np.errstate(over="raise", invalid="raise", divide="raise"):
+                    batch = _play_round(envs, None, None, shared_rng, cap, act=sampler)
+            except (FloatingPointError, ValueError) as err:
+                if "finite" not in str(err) and not isinstance(err, FloatingPointError):
+                    raise
+                for ln in active:
+                    ln.diverge("the policy's actions or observations", iteration)
+                break
+            for ln, part in zip(learners, _split_batch(batch, runs)):
+                if ln in active:
+                    ln.update(part, iteration, start, cpu_start)
+    finally:
+        envs.close()
+    for ln in learners:
+        if ln.status == "diverged":
+            warnings.warn(f"seed {ln.config.seed}: {ln.message}", TrainingDivergedWarning, stacklevel=2)
+    return [ln.result(start) for ln in learners]
+
+
+def _spent(learner, iteration: int) -> bool:
+    """True once a run has used up its iteration or environment-step budget."""
+    budget = learner.config.max_env_steps
+    return iteration > learner.config.max_iterations or (budget is not None and learner.env_steps >= budget)
 
 
 def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, n_eval: int = 100,

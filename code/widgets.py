@@ -138,6 +138,15 @@ class TrainingPanel:
         from IPython.display import display
         display(self.widget)
 
+    def snapshot(self):
+        """The panel's current plot as a static PNG (an ``IPython.display.Image``).
+
+        Displaying it leaves a picture in the saved notebook and the HTML book, where the live
+        panel needs a kernel to work (without one it shows inert controls, or nothing at all).
+        """
+        from IPython.display import Image
+        return Image(data=bytes(self.image.value), format="png")
+
     # ------------------------------------------------------------------ config
     def config(self) -> ReinforceConfig:
         """The :class:`ReinforceConfig` the controls describe (validated)."""

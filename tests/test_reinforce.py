@@ -326,3 +326,104 @@ def test_every_config_field_is_documented():
     for f in fields(ReinforceConfig):
         head = source.split(f"\n    {f.name}:")[1]
         assert head.split("\n", 2)[1].strip().startswith('"""'), f"field {f.name} has no docstring"
+
+
+# ----------------------------------------------------------------------------- many runs at once
+def test_joint_sampler_draws_what_each_run_would_draw():
+    from pgbook.reinforce import _joint_sampler
+    policy, n = LinearSoftmax(4, 3), 5
+    thetas = [_random_theta(policy, seed=k, scale=1.0) for k in range(4)]
+    x = np.random.default_rng(9).standard_normal((4 * n, 4))
+    joint = _joint_sampler([policy] * 4, thetas, n, np.random.default_rng(3))(x)
+    rng = np.random.default_rng(3)               # the same uniform draws, taken run by run
+    alone = np.concatenate([_sampler(policy, th, rng)(x[k * n:(k + 1) * n]) for k, th in enumerate(thetas)])
+    np.testing.assert_array_equal(joint, alone)
+    # the generic path (MLP) keeps the runs apart too
+    mlp = MLPSoftmax(4, 3, 5)
+    mthetas = [_random_theta(mlp, seed=k, scale=1.0) for k in range(3)]
+    jm = _joint_sampler([mlp] * 3, mthetas, n, np.random.default_rng(4))(x[:3 * n])
+    rng = np.random.default_rng(4)
+    am = np.concatenate([_sampler(mlp, th, rng)(x[k * n:(k + 1) * n]) for k, th in enumerate(mthetas)])
+    np.testing.assert_array_equal(jm, am)
+
+
+def test_split_batch_gives_each_run_its_own_masked_episodes():
+    from pgbook.reinforce import _play_round, _split_batch
+    policy, n, runs = LinearSoftmax(4, 2), 6, 3
+    envs = make_envs("CartPole-v1", n * runs)
+    try:
+        batch = _play_round(envs, policy, _random_theta(policy), np.random.default_rng(1), 501)
+    finally:
+        envs.close()
+    parts = _split_batch(batch, runs)
+    assert len(parts) == runs
+    for k, part in enumerate(parts):
+        T = part.mask.shape[1]
+        assert T == part.lengths.max() and part.n_episodes == n
+        np.testing.assert_array_equal(part.lengths, batch.lengths[k * n:(k + 1) * n])
+        np.testing.assert_array_equal(part.returns, part.lengths)          # CartPole: +1 per real step
+        np.testing.assert_array_equal(part.mask, np.arange(T) < part.lengths[:, None])
+        np.testing.assert_array_equal(part.obs, batch.obs[k * n:(k + 1) * n, :T])
+        assert part.env_steps == n * T                                     # what train() would count
+    assert sum(p.returns.sum() for p in parts) == batch.returns.sum()
+
+
+def test_train_many_is_deterministic_and_keeps_runs_separate():
+    from pgbook.reinforce import train_many
+    base = ReinforceConfig(max_iterations=3, batch_episodes=4, progress=False)
+    cfgs = [base.replace(seed=s, baseline=b) for b in ("none", "value") for s in (0, 1)]
+    a, b = train_many(configs=cfgs), train_many(configs=cfgs)
+    assert [_numbers(r) for r in a] == [_numbers(r) for r in b]
+    for res, cfg in zip(a, cfgs):
+        assert res.config == cfg and res.status == "budget" and res.iterations == 3
+        assert res.theta.shape == (5, 2) and np.all(np.isfinite(res.theta))
+        assert all(row["episodes"] == 4 for row in res.history)
+    # runs 0 and 2 share a seed, hence their initial parameters, but not their episodes
+    assert _numbers(a[0]) != _numbers(a[2])
+    by_seed = train_many(base, seeds=[0, 1])
+    assert [r.config.seed for r in by_seed] == [0, 1]
+
+
+def test_train_many_runs_learn_for_every_seed():
+    from pgbook.reinforce import train_many
+    # 15 iterations of 16 episodes: over 200 runs tried, no run's last three batches averaged
+    # less than 1.69 times its first three, and no group of four less than 2.5 times.
+    results = train_many(ReinforceConfig(max_iterations=15, batch_episodes=16, progress=False),
+                         seeds=[10 * pgbook.book_seed() + k for k in range(4)])
+    curves = np.array([r.curve("return_mean") for r in results])
+    assert np.all(curves[:, -3:].mean(axis=1) > 1.2 * curves[:, :3].mean(axis=1)), curves
+    assert curves[:, -3:].mean() > 1.8 * curves[:, :3].mean()
+
+
+def test_train_many_honours_budgets_per_run():
+    from pgbook.reinforce import train_many
+    base = ReinforceConfig(batch_episodes=4, progress=False, max_env_steps=None)
+    short, long = train_many(configs=[base.replace(max_iterations=2), base.replace(max_iterations=5, seed=1)])
+    assert short.iterations == 2 and long.iterations == 5
+    capped = train_many(base.replace(max_iterations=50, max_env_steps=300), seeds=[0, 1])
+    for r in capped:
+        assert r.env_steps >= 300 and r.env_steps - r.history[-2]["env_steps"] > 0
+        assert r.history[-2]["env_steps"] < 300
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seeds=[1, 1]), "distinct"),
+    (dict(seeds=[]), "non-empty"),
+    (dict(batch_episodes=None, batch_steps=100), "batch_episodes"),
+    (dict(max_seconds=1.0), "max_seconds"),
+])
+def test_train_many_bad_arguments(kwargs, match):
+    from pgbook.reinforce import train_many
+    with pytest.raises(ValueError, match=match):
+        train_many(ReinforceConfig(max_iterations=1, progress=False), **kwargs)
+
+
+def test_train_many_configs_must_share_the_environment():
+    from pgbook.reinforce import train_many
+    a = ReinforceConfig(max_iterations=1, progress=False)
+    with pytest.raises(ValueError, match="batch_episodes"):
+        train_many(configs=[a, a.replace(batch_episodes=8)])
+    with pytest.raises(ValueError, match="env_id"):
+        train_many(configs=[a, a.replace(env_id="Acrobot-v1")])
+    with pytest.raises(ValueError, match="not both"):
+        train_many(a, configs=[a])

@@ -84,3 +84,15 @@ def test_bad_settings_raise_a_clear_error():
     panel = _small_panel()
     with pytest.raises(ValueError, match="gamma"):
         panel.run(ReinforceConfig(gamma=2.0))
+
+
+def test_snapshot_is_the_current_plot_as_a_static_png():
+    panel = _small_panel()
+    empty = panel.snapshot()
+    panel.run()
+    after = panel.snapshot()
+    assert empty.data.startswith(PNG) and after.data.startswith(PNG)
+    assert after.data == panel.image.value and after.data != empty.data   # it shows the run just drawn
+    from IPython.core.formatters import DisplayFormatter
+    data, _ = DisplayFormatter().format(after)
+    assert "image/png" in data                     # a notebook stores it as a plain picture
