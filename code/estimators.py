@@ -267,13 +267,19 @@ class Comparison:
         return "\n".join(lines)
 
 
-def compare(samples, exact) -> Comparison:
-    """Compare Monte Carlo ``samples`` (n, *shape) with the ``exact`` value (shape)."""
+def _samples_and_exact(samples, exact):
+    """Check that ``samples`` (n, *shape) are finite and match the finite ``exact`` value (shape)."""
     samples = check_finite(samples, "samples")
     exact = check_finite(exact, "exact")
     if samples.ndim < 1 or samples.shape[1:] != exact.shape:
         raise ValueError(f"samples must have shape (n, *exact.shape) = (n, {', '.join(map(str, exact.shape))}), "
                          f"got {samples.shape}")
+    return samples, exact
+
+
+def compare(samples, exact) -> Comparison:
+    """Compare Monte Carlo ``samples`` (n, *shape) with the ``exact`` value (shape)."""
+    samples, exact = _samples_and_exact(samples, exact)
     n = samples.shape[0]
     if n < 2:
         raise ValueError(f"samples must hold at least 2 samples to estimate a standard error, got {n}")
@@ -299,11 +305,7 @@ def batch_rms_error(samples, exact, batch_sizes) -> np.ndarray:
     ``samples`` has shape (n, *exact.shape); returns shape (len(batch_sizes),).
     Raises ValueError for mismatched shapes or a batch size that is not in ``1..n``.
     """
-    samples = check_finite(samples, "samples")
-    exact = check_finite(exact, "exact")
-    if samples.ndim < 1 or samples.shape[1:] != exact.shape:
-        raise ValueError(f"samples must have shape (n, *exact.shape) = (n, {', '.join(map(str, exact.shape))}), "
-                         f"got {samples.shape}")
+    samples, exact = _samples_and_exact(samples, exact)
     n = samples.shape[0]
     flat = samples.reshape(n, -1) - exact.reshape(1, -1)
     out = []
