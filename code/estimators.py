@@ -192,17 +192,9 @@ def score_function_samples(dist, f, n: int, rng: np.random.Generator, baseline=N
 
 def finite_difference_gradient(fn, theta, eps: float = 1e-5) -> np.ndarray:
     """Central differences :math:`(f(\\theta + \\epsilon e_i) - f(\\theta - \\epsilon e_i)) / 2\\epsilon`
-    of a deterministic scalar function; returns an array of ``theta``'s shape."""
-    theta = check_finite(theta, "theta")
-    eps = check_positive(eps, "eps")
-    grad = np.zeros(theta.shape)
-    flat = grad.reshape(-1)
-    for i in range(theta.size):
-        e = np.zeros(theta.size)
-        e[i] = eps
-        e = e.reshape(theta.shape)
-        flat[i] = (float(fn(theta + e)) - float(fn(theta - e))) / (2 * eps)
-    return grad
+    of a deterministic scalar function; returns an array of ``theta``'s shape (the scalar case of
+    :func:`finite_difference_jacobian`)."""
+    return finite_difference_jacobian(lambda t: np.asarray(float(fn(t))), theta, eps)
 
 
 def finite_difference_gradient_crn(fn, theta, seed, eps: float = 1e-2) -> np.ndarray:

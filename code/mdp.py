@@ -22,6 +22,7 @@ import numpy as np
 
 from ._validate import (check_finite, check_gamma, check_positive_int, check_probabilities,
                         check_shape)
+from .policies import _sample_categorical
 
 __all__ = [
     "TabularMDP",
@@ -430,9 +431,8 @@ def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.G
         raise ValueError(f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng()), got {type(rng).__name__}")
     theta = policy.check_theta(theta) if hasattr(policy, "check_theta") else check_finite(theta, "theta")
     T = mdp.horizon
-    cdf_env = np.cumsum(mdp.P, axis=-1)                          # (S, A, S)
     table = policy.table(theta) if hasattr(policy, "table") else None
-    s = np.minimum((np.cumsum(mdp.mu0)[None, :] <= rng.random((n, 1))).sum(1), mdp.n_states - 1)
+    s = _sample_categorical(np.broadcast_to(mdp.mu0, (n, mdp.n_states)), rng)
     # padding (after an episode ends): stay in the final state, action 0, reward 0, mask False
     states = np.zeros((n, T), dtype=np.int64)
     actions = np.zeros((n, T), dtype=np.int64)
@@ -446,12 +446,10 @@ def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.G
             continue
         s = current[live]
         if table is not None:
-            c = np.cumsum(table[s], axis=1)
-            a = np.minimum((c <= rng.random((live.size, 1)) * c[:, -1:]).sum(1), mdp.n_actions - 1)
+            a = _sample_categorical(table[s], rng)
         else:
             a = np.asarray(policy.sample(theta, s, rng), dtype=np.int64)
-        c = cdf_env[s, a]                                        # (live, S)
-        s2 = np.minimum((c <= rng.random((live.size, 1)) * c[:, -1:]).sum(1), mdp.n_states - 1)
+        s2 = _sample_categorical(mdp.P[s, a], rng)               # the environment's draw
         actions[live, t] = a
         rewards[live, t] = mdp.R[s, a, s2]
         mask[live, t] = True

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_finite, check_positive_int
+from .policies import _discrete_actions, _sample_categorical, log_softmax
 
 __all__ = ["MLPSoftmax"]
 
@@ -98,8 +99,7 @@ class MLPSoftmax:
         x = self._obs(obs)
         hidden = np.tanh(x @ W1 + b1)
         logits = hidden @ W2 + b2
-        logits = logits - logits.max(axis=-1, keepdims=True)  # stable softmax
-        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        log_probs = log_softmax(logits)
         return x, hidden, log_probs
 
     def logits(self, theta, obs) -> np.ndarray:
@@ -113,20 +113,10 @@ class MLPSoftmax:
 
     def sample(self, theta, obs, rng) -> np.ndarray:
         """One action per observation (integer array of shape ``obs.shape[:-1]``)."""
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-        # inverse-CDF draw, the same recipe as pgbook.policies uses
-        cdf = np.cumsum(self.probs(theta, obs), axis=-1)
-        u = rng.random(cdf.shape[:-1])[..., None] * cdf[..., -1:]
-        return np.minimum((cdf <= u).sum(axis=-1), self.n_actions - 1)
+        return _sample_categorical(self.probs(theta, obs), rng)
 
     def _actions(self, actions, batch_shape) -> np.ndarray:
-        actions = np.asarray(actions)
-        if actions.shape != batch_shape:
-            raise ValueError(f"actions must have shape {batch_shape} (one per observation), got {actions.shape}")
-        if actions.size and (actions.min() < 0 or actions.max() >= self.n_actions):
-            raise ValueError(f"actions must be integers in [0, {self.n_actions - 1}]")
-        return actions.astype(int)
+        return _discrete_actions(actions, self.n_actions, batch_shape)
 
     def log_prob(self, theta, obs, actions) -> np.ndarray:
         """``log pi(a|x)`` for each observation/action pair, shape ``obs.shape[:-1]``."""

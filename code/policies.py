@@ -45,6 +45,16 @@ def _sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarr
     return np.minimum((cdf <= u).sum(axis=-1), probs.shape[-1] - 1)
 
 
+def _discrete_actions(actions, n_actions: int, batch_shape) -> np.ndarray:
+    """Check that ``actions`` are integers in [0, n_actions) with shape ``batch_shape``."""
+    a = np.asarray(actions)
+    if a.dtype.kind not in "iu" or (a.size and (a.min() < 0 or a.max() >= n_actions)):
+        raise ValueError(f"actions must be integers in [0, {n_actions}), got {a.dtype} values")
+    if a.shape != tuple(batch_shape):
+        raise ValueError(f"actions must have shape {tuple(batch_shape)} (one per state or observation), got {a.shape}")
+    return a.astype(np.int64)
+
+
 class _Policy:
     theta_shape: tuple
 
@@ -91,12 +101,7 @@ class TabularSoftmax(_Policy):
         return s.astype(np.int64)
 
     def _actions(self, actions, batch_shape) -> np.ndarray:
-        a = np.asarray(actions)
-        if a.dtype.kind not in "iu" or (a.size and (a.min() < 0 or a.max() >= self.n_actions)):
-            raise ValueError(f"actions must be integers in [0, {self.n_actions}), got {a.dtype} values")
-        if a.shape != tuple(batch_shape):
-            raise ValueError(f"actions must have the shape of states {tuple(batch_shape)}, got {a.shape}")
-        return a.astype(np.int64)
+        return _discrete_actions(actions, self.n_actions, batch_shape)
 
     def table(self, theta) -> np.ndarray:
         """The (n_states, n_actions) table of action probabilities."""
@@ -164,12 +169,7 @@ class LinearSoftmax(_LinearFeatures):
         return softmax(self.logits(theta, obs))
 
     def _actions(self, actions, batch_shape) -> np.ndarray:
-        a = np.asarray(actions)
-        if a.dtype.kind not in "iu" or (a.size and (a.min() < 0 or a.max() >= self.n_actions)):
-            raise ValueError(f"actions must be integers in [0, {self.n_actions}), got {a.dtype} values")
-        if a.shape != tuple(batch_shape):
-            raise ValueError(f"actions must have shape {tuple(batch_shape)} (the batch shape of obs), got {a.shape}")
-        return a.astype(np.int64)
+        return _discrete_actions(actions, self.n_actions, batch_shape)
 
     def log_prob(self, theta, obs, actions) -> np.ndarray:
         logp = log_softmax(self.logits(theta, obs))

@@ -43,7 +43,7 @@ from gymnasium import spaces
 
 from ._validate import check_gamma, check_positive, check_positive_int
 from .mlp import MLPSoftmax
-from .policies import LinearGaussian, LinearSoftmax
+from .policies import LinearGaussian, LinearSoftmax, _sample_categorical
 from .optim import make_optimizer
 
 from .estimators import policy_gradient_samples, returns_to_go
@@ -285,10 +285,7 @@ class Batch:
 
 def _draw(logits, rng):
     """One action per row of logits: softmax, then the inverse-CDF draw of pgbook.policies."""
-    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    cdf = np.cumsum(p, axis=-1)
-    u = rng.random(p.shape[:-1])[..., None] * cdf[..., -1:]
-    return np.minimum((cdf <= u).sum(axis=-1), p.shape[-1] - 1)
+    return _sample_categorical(np.exp(logits - logits.max(axis=-1, keepdims=True)), rng)
 
 
 def _sampler(policy, theta, rng, greedy=False):
