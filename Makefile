@@ -16,7 +16,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 MATHJAX_PREFIX := _build/.mathjax
 MATHJAX        := $(MATHJAX_PREFIX)/node_modules/mathjax/es5/tex-mml-chtml.js
 
-.PHONY: book test unit notebooks build-strict browser lone test-setup benchmark clean
+.PHONY: book test unit notebooks build-strict browser lone test-setup benchmark seeds clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ browser: test-setup
 ## One chapter alone in a fresh environment, installing pgbook from the committed HEAD (slow).
 lone: $(STAMP)
 	$(PYTEST) tests -q -m slow --ignore=tests/browser
+
+## Unit tests and every chapter for PGBOOK_SEED = 1..20 (override: make seeds SEEDS="0 7 42"); a table.
+SEEDS ?=
+seeds: $(STAMP)
+	$(BIN)/python scripts/seed_sweep.py $(SEEDS)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/chapters.py

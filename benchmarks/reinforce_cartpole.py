@@ -96,10 +96,37 @@ def many_timing(n_runs=20, iterations=40):
     return c1 - c0, c2 - c1, final(alone), final(together)
 
 
+def stepping_timing(n_steps=3_000, n_envs=16, rounds=8):
+    """CPU microseconds per CartPole step: one gymnasium env at a time against the vector env
+    (chapter 10 prints the same two numbers; the target, at least 2 times faster, lives here)."""
+    import gymnasium
+    from pgbook import make_rng
+    from pgbook.reinforce import collect_batch, make_envs, make_policy
+
+    config = ReinforceConfig()
+    venv = make_envs("CartPole-v1", n_envs)
+    policy = make_policy(config, venv.single_observation_space, venv.single_action_space)
+    theta = 0.1 * make_rng(1).standard_normal(policy.theta_shape)
+    env, rng = gymnasium.make("CartPole-v1"), make_rng(3)
+    obs, _ = env.reset(seed=0)
+    c0 = time.process_time()
+    for _ in range(n_steps):
+        obs, _, term, trunc, _ = env.step(int(policy.sample(theta, np.asarray(obs, dtype=float), rng)))
+        if term or trunc:
+            obs, _ = env.reset()
+    single = (time.process_time() - c0) / n_steps
+    c0 = time.process_time()
+    steps = sum(collect_batch(venv, policy, theta, make_rng(4), min_episodes=n_envs).env_steps
+                for _ in range(rounds))
+    vector = (time.process_time() - c0) / steps
+    venv.close()
+    return single, vector
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=list(SETTINGS) + ["widget", "many"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=list(SETTINGS) + ["widget", "many", "stepping"])
     parser.add_argument("--max-seconds", type=float, default=60.0, help="training budget per run")
     args = parser.parse_args(argv)
     seeds = list(range(args.seeds))
@@ -147,6 +174,11 @@ def main(argv=None):
         print(f"one by one with train: {one_by_one:.1f} s CPU; together with train_many: {together:.1f} s CPU "
               f"({one_by_one / together:.1f} times faster); mean return over the last 10 iterations "
               f"{f_alone:.1f} and {f_together:.1f}\n")
+    if "stepping" not in args.skip:
+        single, vector = stepping_timing()
+        print("## Stepping CartPole-v1 (CPU time per environment step)\n")
+        print(f"one env at a time {1e6 * single:.0f} us; 16 in one vector env {1e6 * vector:.0f} us "
+              f"({single / vector:.1f} times faster; target at least 2)\n")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"process peak resident memory: {rss:.0f} MiB")
 

@@ -4,15 +4,20 @@ r"""Gradient estimators and the tools that check them.
 * :func:`policy_gradient_samples` -- one score-function gradient sample per trajectory,
   :math:`\sum_t w_t\,\nabla\log\pi(a_t\mid s_t)\,(\Psi_t - b_t)`.
 * :func:`trajectory_gradient_samples` -- the same straight from sampled trajectories, in chunks.
+* :func:`estimand` -- which gradient the mean of those samples is (:math:`\nabla J_\gamma`,
+  :math:`\nabla J_1` or neither); :func:`exact_estimator_mean` -- that mean, exactly, on a small MDP.
 * :func:`score_function_samples` -- :math:`f(x)\nabla\log p(x)` for any distribution object.
 * :func:`finite_difference_gradient` (deterministic) and :func:`finite_difference_gradient_crn`
   (noisy, common random numbers); :func:`finite_difference_jacobian` for a function that returns
   an array (e.g. one log-probability per sample), all outputs differenced at once.
-* :func:`compare` -- Monte Carlo mean, standard error and z-scores against an exact value.
+* :func:`compare` -- the book's one check of a Monte Carlo estimate against an exact value: z-scores
+  held to :func:`z_threshold`, which accounts for how many comparisons are made and for skewed
+  samples, with a stated false-failure probability (:data:`FALSE_FAILURE` by default).
 * :func:`batch_rms_error` -- how the error of a Monte Carlo average shrinks with the batch size.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,10 +30,14 @@ __all__ = [
     "returns_to_go",
     "policy_gradient_samples",
     "trajectory_gradient_samples",
+    "estimand",
+    "exact_estimator_mean",
     "score_function_samples",
     "finite_difference_gradient",
     "finite_difference_gradient_crn",
     "finite_difference_jacobian",
+    "FALSE_FAILURE",
+    "z_threshold",
     "Comparison",
     "compare",
     "batch_rms_error",
@@ -168,6 +177,46 @@ def trajectory_gradient_samples(policy, theta, traj, gamma, reward_to_go: bool =
     return np.concatenate(out, axis=0)
 
 
+def estimand(gamma, reward_to_go: bool = True, discount_weighting: bool = True) -> str:
+    r"""What the mean of :func:`policy_gradient_samples` is, for these settings.
+
+    Two objectives are in play: :math:`J_\gamma = \mathbb E[\sum_t \gamma^t r_t]`, the one the
+    estimator is derived for, and :math:`J_1 = \mathbb E[\sum_t r_t]`, the plain total reward (for
+    CartPole, the episode length).  Returns
+
+    * ``"grad J_1"`` when ``gamma == 1`` (then :math:`J_\gamma = J_1` and every setting is unbiased);
+    * ``"grad J_gamma"`` for the full return (``reward_to_go=False``, weights 1) or for the
+      reward-to-go with :math:`w_t = \gamma^t` (``discount_weighting=True``), any action-independent
+      baseline;
+    * ``"neither"`` for the reward-to-go without :math:`\gamma^t` when :math:`\gamma < 1`: its mean is
+      not the gradient of :math:`J_\gamma`, of :math:`J_1`, or of any function (Nota and Thomas, 2020).
+    """
+    gamma = check_gamma(gamma)
+    if gamma == 1.0:
+        return "grad J_1"
+    if not reward_to_go or discount_weighting:
+        return "grad J_gamma"
+    return "neither"
+
+
+def exact_estimator_mean(mdp, policy, theta, reward_to_go: bool = True, discount_weighting: bool = True,
+                         baseline=None) -> np.ndarray:
+    r"""The exact mean of :func:`policy_gradient_samples` on a small tabular MDP, by listing every trajectory.
+
+    :math:`\sum_\tau P_\theta(\tau)\,\hat g(\tau)` over all trajectories of ``mdp`` under the
+    policy (``pgbook.mdp.enumerate_trajectories``); ``baseline`` as in :func:`policy_gradient_samples`
+    (None, a scalar or a (T,) array).  Returns an array of ``policy.theta_shape``.
+    """
+    from . import mdp as mdp_module                      # estimators is imported by mdp's users; no cycle
+
+    theta = policy.check_theta(theta)
+    enum = mdp_module.enumerate_trajectories(mdp, mdp_module.policy_table(mdp, policy, theta))
+    score = policy.score(theta, enum.states[:, :-1], enum.actions)
+    samples = policy_gradient_samples(score, enum.rewards, enum.mask, mdp.gamma, reward_to_go=reward_to_go,
+                                      discount_weighting=discount_weighting, baseline=baseline)
+    return enum.expectation(samples)
+
+
 def score_function_samples(dist, f, n: int, rng: np.random.Generator, baseline=None) -> np.ndarray:
     """Samples of :math:`(f(x) - b)\\,\\nabla\\log p(x)`, :math:`x \\sim p`, shape (n, P).
 
@@ -232,12 +281,76 @@ def finite_difference_jacobian(fn, theta, eps: float = 1e-5) -> np.ndarray:
     return np.stack(columns, axis=-1).reshape(out_shape + theta.shape)
 
 
+#: The false-failure probability of one check (one call of :func:`compare`) unless a caller says otherwise.
+FALSE_FAILURE = 1e-6
+
+
+def _normal_upper_tail(x):
+    r""":math:`1 - \Phi(x)` for a standard normal, elementwise."""
+    return 0.5 * np.vectorize(math.erfc)(np.asarray(x, dtype=float) / math.sqrt(2.0))
+
+
+def z_threshold(comparisons: int = 1, false_failure: float = FALSE_FAILURE, skewness=0.0, n=None):
+    r"""The bound on :math:`|z|` that a correct Monte Carlo estimate exceeds with probability at most
+    ``false_failure``, over ``comparisons`` z-scores taken together.
+
+    Each of the ``comparisons`` z-scores gets the share ``false_failure / comparisons`` (Bonferroni:
+    valid whatever the dependence between them), split evenly between the two tails.  For the mean
+    of ``n`` samples with skewness :math:`\kappa`, the studentised mean has the one-term Edgeworth
+    expansion (Hall, 1987)
+
+    .. math:: P(z \le x) = \Phi(x) + \frac{\kappa}{6\sqrt n}\,(2x^2 + 1)\,\varphi(x) + O(1/n),
+
+    so a skewed sample makes one tail heavier.  The bound returned is the :math:`x` at which
+    :math:`1 - \Phi(x) + \frac{|\kappa|}{6\sqrt n}(2x^2+1)\varphi(x)` equals
+    ``false_failure / (2 * comparisons)``: the heavier tail is charged in full on both sides.
+    With ``skewness=0`` (or ``n=None``) it is the normal quantile :math:`\Phi^{-1}(1 - \alpha/2m)`.
+    ``skewness`` may be an array (one value per z-score); the result then has its shape.
+    """
+    comparisons = check_positive_int(comparisons, "comparisons")
+    alpha = check_positive(false_failure, "false_failure")
+    if alpha >= 1:
+        raise ValueError(f"false_failure must be a probability in (0, 1), got {alpha}")
+    kappa = np.abs(check_finite(skewness, "skewness"))
+    root_n = math.inf if n is None else math.sqrt(check_positive_int(n, "n"))
+    target = alpha / (2 * comparisons)
+    lo, hi = np.zeros_like(kappa), np.full_like(kappa, 50.0)
+
+    def tail(x):
+        density = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        first = kappa / (6 * root_n) * (2 * x * x + 1) * density
+        second = x * density / root_n ** 2 * (kappa ** 2 * (x ** 4 + 2 * x ** 2 - 3) / 18 + (x * x + 3) / 4)
+        return _normal_upper_tail(x) + first + second
+
+    for _ in range(80):                      # bisection: tail(x) falls from 1/2 + ... to ~0 on [0, 50]
+        mid = 0.5 * (lo + hi)
+        above = tail(mid) > target
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    out = hi
+    return float(out) if out.ndim == 0 else out
+
+
+def _skewness(samples):
+    """Sample skewness of each column of ``samples`` (n, ...); 0 where the column is constant."""
+    centred = samples - samples.mean(axis=0)
+    m2 = np.mean(centred ** 2, axis=0)
+    m3 = np.mean(centred ** 3, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = np.where(m2 > 0, m3 / np.where(m2 > 0, m2, 1.0) ** 1.5, 0.0)
+    return kappa
+
+
 @dataclass(frozen=True, eq=False)
 class Comparison:
-    """Monte Carlo samples against an exact value, per component.
+    """Monte Carlo samples against an exact value, per component, and the verdict.
 
     ``mean``, ``standard_error`` (sample std / sqrt(n)), ``z = (mean - exact) / standard_error``
-    (0 where both the error and the standard error are 0), ``max_abs_z``, ``n``, ``exact``.
+    (0 where both the error and the standard error are 0), ``max_abs_z``, ``n``, ``exact``;
+    ``skewness`` of each component's samples; ``threshold``, the bound on each component's
+    :math:`|z|` from :func:`z_threshold`; ``comparisons`` and ``false_failure``, the family the
+    check belongs to and the probability that a correct estimator fails it.  ``passed`` is True
+    when every testable :math:`|z|` is below its threshold: the estimate agrees with the exact value.
+    ``testable`` marks the components with enough samples for their skewness (see :func:`compare`).
     """
 
     mean: np.ndarray
@@ -246,16 +359,41 @@ class Comparison:
     max_abs_z: float
     n: int
     exact: np.ndarray
+    skewness: np.ndarray
+    threshold: np.ndarray
+    comparisons: int
+    false_failure: float
+    testable: np.ndarray
+
+    @property
+    def passed(self) -> bool:
+        """True when every testable component's :math:`|z|` is below its threshold."""
+        return bool(np.all((np.abs(self.z) < self.threshold) | ~self.testable))
+
+    @property
+    def untested(self) -> int:
+        """How many components were too skewed (or had no spread) to be judged by a z-score."""
+        return int(np.size(self.testable) - np.count_nonzero(self.testable))
+
+    def verdict(self) -> str:
+        """One line: the component nearest its bound (largest :math:`|z|` / threshold), and what the
+        bound guarantees."""
+        ratio = np.where(self.testable, np.abs(self.z) / self.threshold, -1.0).reshape(-1)
+        k = int(np.argmax(ratio))
+        word = "agrees" if self.passed else "DISAGREES"
+        skipped = f"; {self.untested} untested (too skewed)" if self.untested else ""
+        return (f"{word}: |z| {np.abs(self.z).reshape(-1)[k]:.2f} vs bound {np.reshape(self.threshold, -1)[k]:.2f}; "
+                f"{self.comparisons} comparisons; false-failure prob. {self.false_failure:.0e}{skipped}")
 
     def __str__(self) -> str:
-        mean, se, z, ex = (np.atleast_1d(x).reshape(-1) for x in (self.mean, self.standard_error, self.z,
-                                                                   self.exact))
-        lines = [f"{'component':>9} {'exact':>11} {'MC mean':>11} {'std err':>10} {'z':>7}"]
+        mean, se, z, ex, th = (np.atleast_1d(x).reshape(-1) for x in (self.mean, self.standard_error, self.z,
+                                                                       self.exact, self.threshold))
+        lines = [f"{'component':>9} {'exact':>11} {'MC mean':>11} {'std err':>10} {'z':>7} {'bound':>6}"]
         idx = list(np.ndindex(np.shape(self.exact))) or [()]
-        for k, (e, m, s, zz) in enumerate(zip(ex, mean, se, z)):
+        for k, (e, m, s, zz, b) in enumerate(zip(ex, mean, se, z, th)):
             name = ",".join(map(str, idx[k])) if idx[k] else "-"
-            lines.append(f"{name:>9} {e:11.5f} {m:11.5f} {s:10.5f} {zz:7.2f}")
-        lines.append(f"n = {self.n} samples, max |z| = {self.max_abs_z:.2f}")
+            lines.append(f"{name:>9} {e:11.5f} {m:11.5f} {s:10.5f} {zz:7.2f} {b:6.2f}")
+        lines.append(f"n = {self.n} samples; {self.verdict()}")
         return "\n".join(lines)
 
 
@@ -269,12 +407,31 @@ def _samples_and_exact(samples, exact):
     return samples, exact
 
 
-def compare(samples, exact) -> Comparison:
-    """Compare Monte Carlo ``samples`` (n, *shape) with the ``exact`` value (shape)."""
+def compare(samples, exact, comparisons: int | None = None, false_failure: float = FALSE_FAILURE) -> Comparison:
+    r"""Does the Monte Carlo average of ``samples`` (n, *shape) agree with the ``exact`` value (shape)?
+
+    The book's one test of a Monte Carlo estimate against an exact value.  Each component's
+    :math:`z` = (mean - exact) / standard error is held to :func:`z_threshold` for the skewness
+    of that component's samples, so that a correct estimator fails with probability at most
+    ``false_failure`` over ``comparisons`` z-scores (default: the components of ``exact``).  When
+    one cell makes several comparisons that should all pass, give each the total count, e.g.
+    ``comparisons=5 * exact.size`` for five estimators, so that the whole family keeps the stated
+    probability.  ``Comparison.passed`` is the verdict; printing it shows the table.
+
+    The normal approximation needs enough samples for their skewness :math:`\kappa`: a component
+    with ``n < 28 + 25 kappa**2`` (the rule of Sugden, Smith and Jones, 2000), or whose samples do not
+    vary while its mean differs from ``exact``, is not judged (``Comparison.testable`` is False there,
+    and the verdict says how many), rather than given a verdict the check cannot stand behind; if
+    no component can be judged the call raises ValueError.
+    """
     samples, exact = _samples_and_exact(samples, exact)
     n = samples.shape[0]
     if n < 2:
         raise ValueError(f"samples must hold at least 2 samples to estimate a standard error, got {n}")
+    comparisons = exact.size if comparisons is None else check_positive_int(comparisons, "comparisons")
+    if comparisons < exact.size:
+        raise ValueError(f"comparisons must count at least the {exact.size} components compared here, "
+                         f"got {comparisons}")
     mean = samples.mean(axis=0)
     se = samples.std(axis=0, ddof=1) / np.sqrt(n)
     err = mean - exact
@@ -283,8 +440,19 @@ def compare(samples, exact) -> Comparison:
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(both_zero, 0.0, err / np.where(se > 0, se, 0.0))
     z = np.where(both_zero, 0.0, z)
+    kappa = _skewness(samples)
+    # Sugden, Smith and Jones (2000): a mean of n samples with skewness kappa is close enough to normal
+    # when n >= 28 + 25 kappa^2.  Rarer, more skewed components (and components whose samples do not
+    # vary at all) cannot be judged by a z-score: they are reported as untested, never as passed.
+    testable = (n >= 28 + 25 * kappa ** 2) & ((se > 0) | both_zero)
+    if not np.any(testable):
+        needed = int(np.ceil(28 + 25 * float(np.min(kappa)) ** 2))
+        raise ValueError(f"samples: no component can be judged by a z-score with {n} samples (each is constant "
+                         f"or too skewed: skewness kappa needs n >= 28 + 25 kappa^2, here at least {needed})")
+    threshold = np.asarray(z_threshold(comparisons, false_failure, kappa, n))
     return Comparison(mean=mean, standard_error=se, z=z, max_abs_z=float(np.max(np.abs(z))) if z.size else 0.0,
-                      n=n, exact=exact)
+                      n=n, exact=exact, skewness=kappa, threshold=threshold, comparisons=comparisons,
+                      false_failure=float(false_failure), testable=testable)
 
 
 def batch_rms_error(samples, exact, batch_sizes) -> np.ndarray:
