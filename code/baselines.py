@@ -27,14 +27,17 @@ sample from the true gradient).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import estimators
-from ._validate import check_finite, check_positive_int, check_shape
+from ._validate import (ArgumentTypeError, check_bool, check_finite, check_nonnegative, check_positive,
+                        check_positive_int, check_real, check_rng, check_shape)
 from .mdp import TabularMDP
 from .optim import Adam
+from .reinforce import CollapseWatch, TrainingCollapsedWarning, _learning_rate_hint
 
 __all__ = [
     "total_variance",
@@ -60,6 +63,14 @@ __all__ = [
     "TabularRun",
     "reinforce_tabular",
 ]
+
+
+def _finite_number(x, name: str) -> float:
+    """A single finite real number."""
+    value = check_real(x, name)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return value
 
 
 def _flat(samples, name: str = "samples") -> np.ndarray:
@@ -112,6 +123,10 @@ def baseline_direction(score, mask, gamma: float, discount_weighting: bool = Tru
     masking are exactly the estimator's.  Its mean is zero (the score has mean zero at every step).
     """
     score = check_finite(score, "score")
+    if score.ndim < 2:
+        raise ValueError(f"score must have shape (n, T, *theta_shape), got {score.shape}")
+    discount_weighting = check_bool(discount_weighting, "discount_weighting")
+    reward_to_go = check_bool(reward_to_go, "reward_to_go")
     zeros = np.zeros(score.shape[:2])
     return -estimators.policy_gradient_samples(score, zeros, mask, gamma, reward_to_go=reward_to_go,
                                                discount_weighting=discount_weighting, baseline=1.0)
@@ -128,6 +143,8 @@ def optimal_constant_baseline(score, rewards, mask, gamma: float, reward_to_go: 
     minimiser of the batch's own sample variance; use a separate pilot batch if the estimator must
     stay exactly unbiased), with ``prob`` from exact trajectory probabilities of an enumeration.
     """
+    reward_to_go = check_bool(reward_to_go, "reward_to_go")
+    discount_weighting = check_bool(discount_weighting, "discount_weighting")
     X = estimators.policy_gradient_samples(score, rewards, mask, gamma, reward_to_go=reward_to_go,
                                            discount_weighting=discount_weighting)
     Y = baseline_direction(score, mask, gamma, discount_weighting, reward_to_go)
@@ -141,7 +158,9 @@ def constant_baseline_variance(score, rewards, mask, gamma: float, b_values, rew
     Computed directly from the samples ``X - b Y`` for every b (no formula), so it can be used
     to check that :func:`optimal_constant_baseline` sits at the bottom of the parabola.
     """
-    b_values = check_finite(np.atleast_1d(b_values), "b_values")
+    b_values = np.atleast_1d(check_finite(b_values, "b_values"))
+    reward_to_go = check_bool(reward_to_go, "reward_to_go")
+    discount_weighting = check_bool(discount_weighting, "discount_weighting")
     X = _flat(estimators.policy_gradient_samples(score, rewards, mask, gamma, reward_to_go=reward_to_go,
                                                  discount_weighting=discount_weighting))
     Y = _flat(baseline_direction(score, mask, gamma, discount_weighting, reward_to_go))
@@ -190,8 +209,7 @@ def fit_linear_value(features, returns_to_go, mask, ridge: float = 1e-6) -> np.n
     m = check_shape(np.asarray(mask, dtype=bool), phi.shape[:2], "mask")
     if not m.any():
         raise ValueError("mask has no True entry: there is nothing to fit")
-    if not (np.isfinite(ridge) and ridge >= 0):
-        raise ValueError(f"ridge must be a finite number >= 0, got {ridge}")
+    ridge = check_nonnegative(ridge, "ridge")
     A, y = phi[m], G[m]
     return np.linalg.solve(A.T @ A + ridge * len(y) * np.eye(A.shape[1]), A.T @ y)
 
@@ -219,13 +237,15 @@ def estimator_variants(score, rewards, mask, gamma: float, *, constant_baseline:
     Baselines should come from a separate pilot batch so every estimator stays exactly unbiased.
     """
     pgs = estimators.policy_gradient_samples
+    constant_baseline = _finite_number(constant_baseline, "constant_baseline")
     out = {
         "full return": pgs(score, rewards, mask, gamma, reward_to_go=False),
         "reward-to-go": pgs(score, rewards, mask, gamma, reward_to_go=True),
-        "rtg + constant b": pgs(score, rewards, mask, gamma, baseline=float(constant_baseline)),
+        "rtg + constant b": pgs(score, rewards, mask, gamma, baseline=constant_baseline),
     }
     if optimal_baseline is not None:
-        out["rtg + optimal b"] = pgs(score, rewards, mask, gamma, baseline=float(optimal_baseline))
+        out["rtg + optimal b"] = pgs(score, rewards, mask, gamma,
+                                     baseline=_finite_number(optimal_baseline, "optimal_baseline"))
     if value_baseline is not None:
         out["rtg + learned V(s)"] = pgs(score, rewards, mask, gamma, baseline=value_baseline)
     return out
@@ -248,6 +268,8 @@ def variance_table(variants: dict, exact=None) -> list:
     With ``exact`` (the true gradient), each mean is compared with it component by component
     with :func:`pgbook.estimators.compare` (z = error / standard error).
     """
+    if not isinstance(variants, dict):
+        raise ArgumentTypeError(f"variants must be a dict name -> samples, got {type(variants).__name__}")
     if not variants:
         raise ValueError("variants must be a non-empty dict name -> samples")
     rows, ref = [], None
@@ -421,11 +443,18 @@ def cartpole_variants(policy, theta, n: int, n_pilot: int, rng, gamma: float = 0
 class TabularRun:
     """Result of :func:`reinforce_tabular`: final ``theta`` (S, A), ``returns`` (iterations,) the mean
     discounted return of each batch, and ``thetas`` (iterations + 1, S, A) the parameters before
-    each update and after the last."""
+    each update and after the last.  ``status`` is ``"budget"`` (every iteration ran) or
+    ``"collapsed"`` (the run stopped early; ``message`` says why and what to change)."""
 
     theta: np.ndarray
     returns: np.ndarray
     thetas: np.ndarray
+    status: str = "budget"
+    message: str = ""
+
+    @property
+    def collapsed(self) -> bool:
+        return self.status == "collapsed"
 
 
 def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes: int = 100,
@@ -440,31 +469,51 @@ def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes:
     (independent of the current batch, so the estimate stays unbiased), and takes an Adam ascent
     step (beta1 = 0.9, beta2 = 0.999).  It is the tabular, numpy-vectorised twin of
     :func:`pgbook.reinforce.train`, fast enough to run many episodes per second on FrozenLake.
+
+    Like :func:`pgbook.reinforce.train` it stops with a :class:`pgbook.reinforce.TrainingCollapsedWarning`
+    (``status="collapsed"``) when the table turns deterministic on the states it visits while its
+    return is poor (:class:`pgbook.reinforce.CollapseWatch`).  The starting point of that
+    comparison is the exact J of the initial (uniform) policy and its target the optimal value
+    (:func:`pgbook.mdp.optimal_values`): the check judges the run from outside with the model,
+    the learning itself still sees only sampled episodes.
     """
-    from .mdp import sample_trajectories
+    from .mdp import J_exact, optimal_values, sample_trajectories
     from .policies import TabularSoftmax
     if not isinstance(mdp, TabularMDP):
-        raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+        raise ArgumentTypeError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+    check_rng(rng)
     n_iterations = check_positive_int(n_iterations, "n_iterations")
     n_episodes = check_positive_int(n_episodes, "n_episodes")
-    if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate}")
+    learning_rate = check_positive(learning_rate, "learning_rate")
+    baseline = check_bool(baseline, "baseline")
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     theta = policy.init_theta()
     adam = Adam(theta.shape, learning_rate)
+    watch = CollapseWatch(first=J_exact(mdp, policy.table(theta)), target=float(mdp.mu0 @ optimal_values(mdp)[0][0]),
+                          target_name="the optimal value")
+    status, message = "budget", ""
     b, returns, thetas = 0.0, [], [theta.copy()]
     for it in range(1, n_iterations + 1):
         traj = sample_trajectories(mdp, policy, theta, n_episodes, rng).trimmed()
         grad = estimators.trajectory_gradient_samples(policy, theta, traj, mdp.gamma,
                                                       baseline=b if baseline else None).mean(axis=0)
-        ret = float(estimators.discounted_return(traj.rewards, mdp.gamma, traj.mask).mean())
+        disc = estimators.discounted_return(traj.rewards, mdp.gamma, traj.mask)
+        ret = float(disc.mean())
+        visited = policy.table(theta)[traj.states[traj.mask]]          # pi(.|s_t) at every step taken
+        non_greedy = float((1.0 - visited.max(axis=-1)).mean()) if visited.size else None
         b = ret
         theta = theta + adam.step(grad)
         if not np.all(np.isfinite(theta)):
             raise ValueError(f"training diverged at iteration {it}; lower learning_rate (now {learning_rate:g})")
         returns.append(ret)
         thetas.append(theta.copy())
-    return TabularRun(theta, np.array(returns), np.array(thetas))
+        se = float(disc.std(ddof=1)) / np.sqrt(n_episodes) if n_episodes > 1 else 0.0
+        if watch.observe(it, ret, non_greedy, se):
+            status = "collapsed"
+            message = watch.message(it, _learning_rate_hint(learning_rate), "mean discounted return")
+            warnings.warn(message, TrainingCollapsedWarning, stacklevel=2)
+            break
+    return TabularRun(theta, np.array(returns), np.array(thetas), status, message)
 
 
 # ---------------------------------------------------------------------------------------------

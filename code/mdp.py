@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import (check_finite, check_gamma, check_positive_int, check_probabilities,
-                        check_shape)
+from ._validate import (ArgumentTypeError, check_bool, check_finite, check_gamma, check_positive_int,
+                        check_probabilities, check_real_array, check_rng, check_shape)
 from .policies import _sample_categorical
 
 __all__ = [
@@ -77,6 +77,8 @@ class TabularMDP:
         mu0 = check_probabilities(check_shape(self.mu0, (S,), "mu0"), "mu0")
         gamma = check_gamma(self.gamma)
         horizon = check_positive_int(self.horizon, "horizon")
+        if not isinstance(self.name, str):
+            raise ArgumentTypeError(f"name must be a string, got {type(self.name).__name__}")
         if self.terminal is None:
             terminal = np.zeros(S, dtype=bool)
         else:
@@ -168,7 +170,7 @@ class Enumeration:
 
     def expectation(self, values) -> np.ndarray:
         """:math:`\\sum_\\tau P(\\tau) f(\\tau)` for values of shape (N, ...)."""
-        values = np.asarray(values, dtype=float)
+        values = check_real_array(values, "values")
         if values.shape[:1] != (self.n,):
             raise ValueError(f"values must have shape ({self.n}, ...), one row per trajectory; got {values.shape}")
         return np.tensordot(self.prob, values, axes=1)
@@ -215,7 +217,7 @@ def from_toy_text(env, gamma: float, horizon: int | None = None, name: str | Non
     ``terminated=True`` are terminal.  ``mu0`` is ``env.unwrapped.initial_state_distrib``.
     ``horizon`` defaults to the environment's ``TimeLimit`` (``env.spec.max_episode_steps``).
     """
-    base = env.unwrapped
+    base = getattr(env, "unwrapped", None)
     if not hasattr(base, "P"):
         raise ValueError("env must be a gymnasium toy-text environment with a transition table env.unwrapped.P")
     S, A = int(base.observation_space.n), int(base.action_space.n)
@@ -255,7 +257,7 @@ def frozen_lake_mdp(map_name: str = "4x4", is_slippery: bool = True, gamma: floa
     ids = {"4x4": "FrozenLake-v1", "8x8": "FrozenLake8x8-v1"}
     if map_name not in ids:
         raise ValueError(f"map_name must be '4x4' or '8x8', got {map_name!r}")
-    env = gym.make(ids[map_name], is_slippery=bool(is_slippery))
+    env = gym.make(ids[map_name], is_slippery=check_bool(is_slippery, "is_slippery"))
     try:
         return from_toy_text(env, gamma=gamma, horizon=horizon,
                              name=f"FrozenLake {map_name}{'' if is_slippery else ' (not slippery)'}")
@@ -269,18 +271,31 @@ def frozen_lake_mdp(map_name: str = "4x4", is_slippery: bool = True, gamma: floa
 
 def _check_mdp(mdp) -> TabularMDP:
     if not isinstance(mdp, TabularMDP):
-        raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+        raise ArgumentTypeError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
     return mdp
 
 
 def _check_pi(mdp: TabularMDP, pi) -> np.ndarray:
-    pi = check_shape(np.asarray(pi, dtype=float), (mdp.n_states, mdp.n_actions), "pi")
+    pi = check_shape(check_real_array(pi, "pi"), (mdp.n_states, mdp.n_actions), "pi")
     return check_probabilities(pi, "pi", axis=-1)
+
+
+def _check_policy_theta(policy, theta, needs=("probs", "score")) -> np.ndarray:
+    """Check that ``policy`` is a policy object (it has the methods ``needs``) and that ``theta``
+    suits it: real, finite and, when the policy can say, of its ``theta_shape``."""
+    missing = [m for m in needs if not callable(getattr(policy, m, None))]
+    if missing:
+        raise ArgumentTypeError(f"policy must be a policy object such as pgbook.policies.TabularSoftmax "
+                                f"(with methods {', '.join(needs)}), got {type(policy).__name__}")
+    if hasattr(policy, "check_theta"):
+        return policy.check_theta(theta)
+    return check_finite(theta, "theta")
 
 
 def policy_table(mdp: TabularMDP, policy, theta) -> np.ndarray:
     """The (S, A) table :math:`\\pi_\\theta(a\\mid s)` of a policy that accepts integer states."""
     _check_mdp(mdp)
+    theta = _check_policy_theta(policy, theta, ("probs",))
     return np.asarray(policy.probs(theta, np.arange(mdp.n_states)), dtype=float)
 
 
@@ -340,7 +355,8 @@ def grad_J_exact(mdp: TabularMDP, policy, theta, discount_weighting: bool = True
     which for :math:`\\gamma < 1` is *not* the gradient of :math:`J` (Nota and Thomas, 2020).
     """
     mdp = _check_mdp(mdp)
-    theta = policy.check_theta(theta) if hasattr(policy, "check_theta") else check_finite(theta, "theta")
+    theta = _check_policy_theta(policy, theta)
+    discount_weighting = check_bool(discount_weighting, "discount_weighting")
     S, A = mdp.n_states, mdp.n_actions
     pi = policy_table(mdp, policy, theta)
     _, Q = value_functions(mdp, pi)
@@ -427,9 +443,8 @@ def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.G
     """
     mdp = _check_mdp(mdp)
     n = check_positive_int(n, "n")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng()), got {type(rng).__name__}")
-    theta = policy.check_theta(theta) if hasattr(policy, "check_theta") else check_finite(theta, "theta")
+    check_rng(rng)
+    theta = _check_policy_theta(policy, theta, ("sample",))
     T = mdp.horizon
     table = policy.table(theta) if hasattr(policy, "table") else None
     s = _sample_categorical(np.broadcast_to(mdp.mu0, (n, mdp.n_states)), rng)
@@ -466,6 +481,10 @@ def log_prob_trajectory(mdp: TabularMDP, policy, theta, traj) -> np.ndarray:
     ``traj`` is a :class:`Trajectories` or an :class:`Enumeration` (states (n, T+1)).
     """
     mdp = _check_mdp(mdp)
+    if not all(hasattr(traj, k) for k in ("states", "actions", "mask")):
+        raise ArgumentTypeError(f"traj must be a Trajectories or an Enumeration (with states, actions and mask), "
+                                f"got {type(traj).__name__}")
+    theta = _check_policy_theta(policy, theta, ("log_prob",))
     states = np.asarray(traj.states)
     if hasattr(traj, "next_states"):
         s, s2 = states, np.asarray(traj.next_states)
@@ -491,9 +510,10 @@ def gymnasium_returns(env, policy, theta, n: int, gamma: float, rng: np.random.G
     """
     n = check_positive_int(n, "n")
     gamma = check_gamma(gamma)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    theta = policy.check_theta(theta) if hasattr(policy, "check_theta") else check_finite(theta, "theta")
+    check_rng(rng)
+    if not (callable(getattr(env, "reset", None)) and callable(getattr(env, "step", None))):
+        raise ArgumentTypeError(f"env must be a gymnasium environment (with reset and step), got {type(env).__name__}")
+    theta = _check_policy_theta(policy, theta, ("sample",))
     returns = np.zeros(n)
     for i in range(n):
         s, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
@@ -515,8 +535,7 @@ def optimal_values(mdp: TabularMDP):
     terminal states); ``greedy`` (T, S) the maximising action at each step.  The best achievable
     objective is ``mdp.mu0 @ V_star[0]``: no policy, stationary or not, does better.
     """
-    if not isinstance(mdp, TabularMDP):
-        raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+    mdp = _check_mdp(mdp)
     T, S = mdp.horizon, mdp.n_states
     live = ~mdp.terminal
     r = mdp.expected_reward

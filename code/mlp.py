@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_finite, check_positive_int
+from ._validate import check_finite, check_nonnegative, check_positive_int, check_rng
 from .policies import _discrete_actions, _sample_categorical, log_softmax
 
 __all__ = ["MLPSoftmax"]
@@ -55,8 +55,9 @@ class MLPSoftmax:
 
     # ------------------------------------------------------------------ parameters
     def unpack(self, theta):
-        """Views ``W1 (obs_dim, hidden)``, ``b1 (hidden,)``, ``W2 (hidden, n_actions)``, ``b2 (n_actions,)`` of ``theta``."""
-        theta = np.asarray(theta, dtype=float)
+        """Views ``W1 (obs_dim, hidden)``, ``b1 (hidden,)``, ``W2 (hidden, n_actions)``, ``b2 (n_actions,)`` of ``theta``
+        (which must be real, finite and of shape ``theta_shape``)."""
+        theta = check_finite(theta, "theta")
         if theta.shape != self.theta_shape:
             raise ValueError(f"theta must have shape {self.theta_shape}, got {theta.shape}")
         o = self._offsets
@@ -66,8 +67,9 @@ class MLPSoftmax:
 
     def pack(self, W1, b1, W2, b2) -> np.ndarray:
         """The flat parameter vector made of the four blocks (inverse of :meth:`unpack`)."""
-        parts = [np.asarray(p, dtype=float).reshape(-1) for p in (W1, b1, W2, b2)]
-        for p, size, name in zip(parts, self._sizes, ("W1", "b1", "W2", "b2")):
+        names = ("W1", "b1", "W2", "b2")
+        parts = [check_finite(p, name).reshape(-1) for p, name in zip((W1, b1, W2, b2), names)]
+        for p, size, name in zip(parts, self._sizes, names):
             if p.size != size:
                 raise ValueError(f"{name} must have {size} entries, got {p.size}")
         return np.concatenate(parts)
@@ -80,16 +82,16 @@ class MLPSoftmax:
         weights get standard deviation ``scale`` (0 by default: the initial policy is uniform).
         Needs ``rng`` (a ``numpy.random.Generator``) for the random part.
         """
-        if rng is None:
-            rng = np.random.default_rng(0)
+        scale = check_nonnegative(scale, "scale")
+        rng = np.random.default_rng(0) if rng is None else check_rng(rng)
         d, h, a = self.obs_dim, self.hidden, self.n_actions
         W1 = rng.normal(0.0, 1.0 / np.sqrt(d), size=(d, h))
-        W2 = rng.normal(0.0, float(scale), size=(h, a)) if scale > 0 else np.zeros((h, a))
+        W2 = rng.normal(0.0, scale, size=(h, a)) if scale > 0 else np.zeros((h, a))
         return self.pack(W1, np.zeros(h), W2, np.zeros(a))
 
     # ------------------------------------------------------------------ forward pass
     def _obs(self, obs) -> np.ndarray:
-        obs = np.asarray(obs, dtype=float)
+        obs = check_finite(obs, "obs")
         if obs.shape[-1:] != (self.obs_dim,):
             raise ValueError(f"obs must have last dimension {self.obs_dim}, got shape {obs.shape}")
         return obs
@@ -149,7 +151,7 @@ class MLPSoftmax:
         delta = -np.exp(log_probs)
         np.put_along_axis(delta, actions[..., None], np.take_along_axis(delta, actions[..., None], axis=-1) + 1.0, axis=-1)
         if weights is not None:
-            weights = np.asarray(weights, dtype=float)
+            weights = check_finite(weights, "weights")
             if weights.shape != batch:
                 raise ValueError(f"weights must have shape {batch}, got {weights.shape}")
             delta = delta * weights[..., None]

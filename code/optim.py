@@ -2,14 +2,47 @@
 
 Both return the *step* to add to the parameters for an ascent direction ``grad``
 (so a maximiser does ``theta = theta + opt.step(grad)``; a minimiser passes ``-grad``).
+``grad`` must have the parameters' shape and be finite: a NaN gradient raises a
+:class:`pgbook._validate.NonFiniteError` instead of turning the parameters into NaN.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_positive
+from ._validate import (ArgumentTypeError, NonFiniteError, check_choice, check_finite, check_positive, check_real,
+                        check_shape)
 
 __all__ = ["SGD", "Adam", "make_optimizer"]
+
+
+def _shape(shape) -> tuple:
+    """The parameter shape: an int or a tuple of non-negative ints."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        raise ArgumentTypeError(f"shape must be an int or a tuple of ints, got {type(shape).__name__} {shape!r}") from None
+    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0 for d in dims):
+        raise ValueError(f"shape must be an int or a tuple of non-negative ints, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
+def _unit_interval(x, name: str) -> float:
+    """A number in [0, 1)."""
+    value = check_real(x, name)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1), got {value}")
+    return value
+
+
+def _check_grad(grad, shape: tuple) -> np.ndarray:
+    """``grad`` as a float array of the parameters' ``shape`` with every entry finite."""
+    try:
+        g = check_finite(grad, "grad")
+    except NonFiniteError as err:
+        raise NonFiniteError(f"{err}; a step along it would make the parameters NaN. Check the gradient "
+                             "estimate (a lower learning rate often prevents the overflow behind it)") from None
+    return check_shape(g, shape, "grad")
 
 
 class SGD:
@@ -18,12 +51,12 @@ class SGD:
 
     def __init__(self, shape, learning_rate: float, momentum: float = 0.0):
         self.learning_rate = check_positive(learning_rate, "learning_rate")
-        if not 0.0 <= float(momentum) < 1.0:
-            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
-        self.momentum = float(momentum)
-        self.velocity = np.zeros(shape)
+        self.momentum = _unit_interval(momentum, "momentum")
+        self.velocity = np.zeros(_shape(shape))
 
     def step(self, grad) -> np.ndarray:
+        """The step for the ascent direction ``grad`` (shape of the parameters, finite)."""
+        grad = _check_grad(grad, self.velocity.shape)
         self.velocity = self.momentum * self.velocity + grad
         return self.learning_rate * self.velocity
 
@@ -33,15 +66,15 @@ class Adam:
 
     def __init__(self, shape, learning_rate: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         self.learning_rate = check_positive(learning_rate, "learning_rate")
-        for name, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= float(beta) < 1.0:
-                raise ValueError(f"{name} must lie in [0, 1), got {beta}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), check_positive(eps, "eps")
-        self.m = np.zeros(shape)
-        self.v = np.zeros(shape)
+        self.beta1, self.beta2 = _unit_interval(beta1, "beta1"), _unit_interval(beta2, "beta2")
+        self.eps = check_positive(eps, "eps")
+        self.m = np.zeros(_shape(shape))
+        self.v = np.zeros(self.m.shape)
         self.t = 0
 
     def step(self, grad) -> np.ndarray:
+        """The step for the ascent direction ``grad`` (shape of the parameters, finite)."""
+        grad = _check_grad(grad, self.m.shape)
         self.t += 1
         self.m = self.beta1 * self.m + (1 - self.beta1) * grad
         self.v = self.beta2 * self.v + (1 - self.beta2) * grad**2
@@ -52,8 +85,7 @@ class Adam:
 
 def make_optimizer(name: str, shape, learning_rate: float, momentum: float = 0.0):
     """``"adam"`` or ``"sgd"`` by name."""
+    check_choice(name, ("adam", "sgd"), "optimizer")
     if name == "adam":
         return Adam(shape, learning_rate)
-    if name == "sgd":
-        return SGD(shape, learning_rate, momentum)
-    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+    return SGD(shape, learning_rate, momentum)

@@ -19,27 +19,45 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_finite, check_positive_int, check_shape
+from ._validate import (NonFiniteError, check_bool, check_finite, check_nonnegative, check_positive_int,
+                        check_real_array, check_rng, check_shape)
 
 __all__ = ["TabularSoftmax", "LinearSoftmax", "LinearGaussian", "softmax", "log_softmax"]
 
 
+def _check_logits(logits) -> np.ndarray:
+    """``logits`` as a float array with at least one entry along the last axis, no NaN, no
+    :math:`+\\infty`, and at least one finite entry per row (:math:`-\\infty` marks an impossible action)."""
+    z = check_real_array(logits, "logits")
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError(f"logits must have at least one entry along the last axis (one per action), got shape {z.shape}")
+    if np.isnan(z).any() or np.isposinf(z).any():
+        bad = int(np.count_nonzero(np.isnan(z) | np.isposinf(z)))
+        raise NonFiniteError(f"logits must not be NaN or +inf, but {bad} of their {z.size} entries are "
+                             "(-inf is allowed: it gives an action probability 0)")
+    if np.isneginf(z).all(axis=-1).any():
+        raise ValueError("logits must have at least one finite entry per row: a row of -inf is no distribution")
+    return z
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable :math:`\\log \\mathrm{softmax}` along the last axis."""
-    logits = np.asarray(logits, dtype=float)
+    """Numerically stable :math:`\\log \\mathrm{softmax}` along the last axis.
+
+    ``logits`` must be real with at least one entry along the last axis; NaN or :math:`+\\infty`
+    raise a :class:`pgbook._validate.NonFiniteError` (:math:`-\\infty` gives probability 0)."""
+    logits = _check_logits(logits)
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable softmax along the last axis."""
+    """Numerically stable softmax along the last axis (same checks as :func:`log_softmax`)."""
     return np.exp(log_softmax(logits))
 
 
 def _sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One draw per row of ``probs`` (shape (..., K)) by inverting the cumulative sum."""
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng()), got {type(rng).__name__}")
+    check_rng(rng)
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[:-1])[..., None] * cdf[..., -1:]
     return np.minimum((cdf <= u).sum(axis=-1), probs.shape[-1] - 1)
@@ -59,19 +77,18 @@ class _Policy:
     theta_shape: tuple
 
     def check_theta(self, theta) -> np.ndarray:
-        """Return ``theta`` as a float array after checking its shape and that it is finite."""
-        theta = check_shape(np.asarray(theta, dtype=float), self.theta_shape, "theta")
+        """Return ``theta`` as a float array after checking that it holds real numbers (not
+        complex, not text), its shape and that it is finite."""
+        theta = check_shape(check_real_array(theta, "theta"), self.theta_shape, "theta")
         return check_finite(theta, "theta")
 
     def init_theta(self, rng: np.random.Generator | None = None, scale: float = 0.0) -> np.ndarray:
         """Zeros of ``theta_shape`` or, with ``rng`` and ``scale > 0``, N(0, scale^2) entries."""
-        scale = float(scale)
-        if not np.isfinite(scale) or scale < 0:
-            raise ValueError(f"scale must be a finite number >= 0, got {scale}")
+        scale = check_nonnegative(scale, "scale")
+        if rng is not None:
+            check_rng(rng)
         if rng is None or scale == 0.0:
             return np.zeros(self.theta_shape)
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         return scale * rng.standard_normal(self.theta_shape)
 
     @property
@@ -155,7 +172,7 @@ class LinearSoftmax(_LinearFeatures):
     def __init__(self, obs_dim: int, n_actions: int, bias: bool = True):
         self.obs_dim = check_positive_int(obs_dim, "obs_dim")
         self.n_actions = check_positive_int(n_actions, "n_actions")
-        self.bias = bool(bias)
+        self.bias = check_bool(bias, "bias")
         self.theta_shape = (self.obs_dim + int(self.bias), self.n_actions)
 
     def __repr__(self) -> str:
@@ -224,8 +241,7 @@ class LinearGaussian(_LinearFeatures):
         return np.sum(-0.5 * zsq - np.log(std) - 0.5 * np.log(2 * np.pi), axis=-1)
 
     def sample(self, theta, obs, rng) -> np.ndarray:
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        check_rng(rng)
         mean, std = self.mean_std(theta, obs)
         return mean + std * rng.standard_normal(mean.shape)
 

@@ -8,7 +8,9 @@ One iteration of :func:`train`
    :func:`pgbook.estimators.policy_gradient_samples`,
    $\hat g_i = \sum_t w_t\, \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, (\Psi_t - b_t)$,
    where $\Psi_t$ is the full return $R(\tau)$ or the reward-to-go $G_t$, $b_t$ a baseline
-   and $w_t = \gamma^t$ or 1;
+   and $w_t = \gamma^t$ or 1 ($w_t = 1$ for the full return); which gradient the mean of
+   $\hat g_i$ is ($\nabla J_\gamma$, $\nabla J_1$ or neither) is told by
+   :func:`pgbook.estimators.estimand` and the fields of :class:`ReinforceConfig`;
 3. averages the samples, $\hat g = \frac1n \sum_i \hat g_i$, and takes one ascent step
    (plain SGD or Adam).
 
@@ -41,9 +43,10 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from ._validate import check_gamma, check_positive, check_positive_int
+from ._validate import (ArgumentTypeError, NonFiniteError, check_bool, check_choice, check_gamma, check_nonnegative,
+                        check_positive, check_positive_int, check_real, check_rng, check_seed)
 from .mlp import MLPSoftmax
-from .policies import LinearGaussian, LinearSoftmax, _sample_categorical
+from .policies import LinearGaussian, LinearSoftmax, _sample_categorical, log_softmax
 from .optim import make_optimizer
 
 from .estimators import policy_gradient_samples, returns_to_go
@@ -53,6 +56,8 @@ __all__ = [
     "TrainResult",
     "Batch",
     "TrainingDivergedWarning",
+    "TrainingCollapsedWarning",
+    "CollapseWatch",
     "train",
     "train_many",
     "collect_batch",
@@ -67,12 +72,32 @@ __all__ = [
 
 BASELINES = ("none", "batch-mean", "value")
 OPTIMISERS = ("adam", "sgd")
+POLICIES = ("linear", "mlp")
+VECTORIZATION_MODES = ("auto", "vector_entry_point", "sync")
 #: Longest episode a round will wait for when the environment sets no time limit.
 SAFETY_MAX_EPISODE_STEPS = 10_000
+#: A softmax policy is *saturated* on a batch when the mean over its steps of
+#: 1 - max_a pi(a|s), the probability of not taking the most likely action, is below this.
+#: Its score onehot(a) - pi is then about zero: the gradient vanishes and learning stops.
+SATURATION_PROB = 1e-6
+#: A run has *collapsed* when its policy was saturated on this many batches in a row and their
+#: mean return is poor (see :class:`CollapseWatch`).
+COLLAPSE_PATIENCE = 5
 
 
 class TrainingDivergedWarning(UserWarning):
     """Issued when :func:`train` stops because a parameter, return or gradient is not finite."""
+
+
+class TrainingCollapsedWarning(UserWarning):
+    """Issued when a trainer stops because its policy became deterministic while its return is poor.
+
+    A softmax policy whose most likely action has probability 1 - 1e-6 or more in every visited
+    state has a (numerically) zero score, so the gradient vanishes and the run cannot recover;
+    if its return is then far below what the run reached (or no better than where it started),
+    the run has collapsed, usually because the learning rate is too large.  Used by
+    :func:`train`, :func:`train_many` and :func:`pgbook.baselines.reinforce_tabular`.
+    """
 
 
 @dataclass
@@ -112,10 +137,16 @@ class ReinforceConfig:
     num_envs: int = 16
     """Parallel environments per round when batching by steps (with ``batch_episodes`` it equals that)."""
     reward_to_go: bool = True
-    """Weight the score of step t by the reward-to-go G_t (True) or by the full return R(tau) (False)."""
+    """Weight the score of step t by the reward-to-go G_t (True) or by the full return R(tau) (False).
+    The full return always has step weight w_t = 1 (it is already discounted from step 0) and is
+    unbiased for the gradient of the discounted objective J_gamma."""
     discount_weighting: bool = False
-    """Multiply the term of step t by gamma**t, as in the exact gradient of the discounted objective
-    (True), or leave it out, as most implementations do (False)."""
+    """With ``reward_to_go``: multiply the term of step t by w_t = gamma**t (True), which makes the
+    update unbiased for grad J_gamma, or leave it out (False, the default, as most implementations
+    do). Without it and with gamma < 1 the mean update is neither grad J_gamma nor grad J_1 (the
+    undiscounted return) nor the gradient of any function (Nota and Thomas, 2020), but an ascent
+    direction for J_1 in practice; with gamma = 1 every setting is unbiased for grad J_1.
+    ``pgbook.estimators.estimand(gamma, reward_to_go, discount_weighting)`` names the target."""
     baseline: str = "value"
     """``"none"``; ``"batch-mean"``: for episode i the mean of Psi over the other episodes of the
     batch (leave-one-out, so it stays unbiased); ``"value"``: a linear state-value
@@ -151,18 +182,28 @@ class ReinforceConfig:
         data.update(changes)
         return ReinforceConfig(**data)
 
+    def __post_init__(self):
+        self.validate()
+
     def validate(self) -> "ReinforceConfig":
-        """Raise a ValueError naming the first field with a bad value; return self."""
-        if not isinstance(self.env_id, str) or not self.env_id:
-            raise ValueError(f"env_id must be a gymnasium environment id string, got {self.env_id!r}")
-        if self.policy not in ("linear", "mlp"):
-            raise ValueError(f"policy must be 'linear' or 'mlp', got {self.policy!r}")
+        """Raise an error naming the first field with a bad value; return self.
+
+        A value of the wrong type (``reward_to_go=None``, ``progress='no'``, ``init_scale='abc'``,
+        ``seed=1.5``) raises :class:`pgbook._validate.ArgumentTypeError` (a TypeError that is also a
+        ValueError); a value out of range raises ValueError.  Called on construction and by :func:`train`.
+        """
+        if not isinstance(self.env_id, str):
+            raise ArgumentTypeError(f"env_id must be a gymnasium environment id string, got {type(self.env_id).__name__}")
+        if not self.env_id:
+            raise ValueError("env_id must be a gymnasium environment id string such as 'CartPole-v1', got ''")
+        if not isinstance(self.env_kwargs, dict):
+            raise ArgumentTypeError(f"env_kwargs must be a dict of keyword arguments for the environment, "
+                                    f"got {type(self.env_kwargs).__name__}")
+        check_choice(self.policy, POLICIES, "policy")
         check_positive_int(self.hidden, "hidden")
-        if not (np.isfinite(self.init_scale) and self.init_scale >= 0):
-            raise ValueError(f"init_scale must be a finite number >= 0, got {self.init_scale}")
+        check_nonnegative(self.init_scale, "init_scale")
         check_positive(self.learning_rate, "learning_rate")
-        if self.optimiser not in OPTIMISERS:
-            raise ValueError(f"optimiser must be one of {OPTIMISERS}, got {self.optimiser!r}")
+        check_choice(self.optimiser, OPTIMISERS, "optimiser")
         check_gamma(self.gamma, "gamma")
         if self.batch_episodes is None and self.batch_steps is None:
             raise ValueError("set batch_episodes or batch_steps (both are None)")
@@ -170,11 +211,13 @@ class ReinforceConfig:
             check_positive_int(self.batch_episodes, "batch_episodes")
             if self.batch_episodes < 2:
                 raise ValueError("batch_episodes must be at least 2 (the variance estimate needs two episodes)")
-        else:
+        if self.batch_steps is not None:
             check_positive_int(self.batch_steps, "batch_steps")
         check_positive_int(self.num_envs, "num_envs")
-        if self.baseline not in BASELINES:
-            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
+        for name in ("reward_to_go", "discount_weighting", "normalise_returns", "measure_variants"):
+            check_bool(getattr(self, name), name)
+        check_choice(self.baseline, BASELINES, "baseline")
+        check_seed(self.seed, "seed")
         check_positive_int(self.max_iterations, "max_iterations")
         if self.max_env_steps is not None:
             check_positive_int(self.max_env_steps, "max_env_steps")
@@ -182,11 +225,10 @@ class ReinforceConfig:
             check_positive(self.max_seconds, "max_seconds")
         if self.max_episode_steps is not None:
             check_positive_int(self.max_episode_steps, "max_episode_steps")
-        if self.vectorization_mode not in ("auto", "vector_entry_point", "sync"):
-            raise ValueError(f"vectorization_mode must be 'auto', 'vector_entry_point' or 'sync', "
-                             f"got {self.vectorization_mode!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_choice(self.vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
+        if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
+            raise ArgumentTypeError(f"progress must be True, False or None, got {type(self.progress).__name__} "
+                                    f"{self.progress!r}")
         return self
 
     @property
@@ -241,6 +283,12 @@ def make_policy(config: ReinforceConfig, obs_space, action_space):
 
 def make_envs(env_id: str, num_envs: int, vectorization_mode: str = "auto", env_kwargs: dict | None = None):
     """``gymnasium.make_vec`` with the native vector environment where one exists ("auto"), else "sync"."""
+    if not isinstance(env_id, str):
+        raise ArgumentTypeError(f"env_id must be a gymnasium environment id string, got {type(env_id).__name__}")
+    num_envs = check_positive_int(num_envs, "num_envs")
+    check_choice(vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
+    if env_kwargs is not None and not isinstance(env_kwargs, dict):
+        raise ArgumentTypeError(f"env_kwargs must be a dict or None, got {type(env_kwargs).__name__}")
     env_kwargs = dict(env_kwargs or {})
     try:
         spec = gymnasium.spec(env_id)
@@ -360,6 +408,11 @@ def collect_batch(envs, policy, theta, rng, min_episodes: int | None = None, min
     """
     if (min_episodes is None) == (min_steps is None):
         raise ValueError("give exactly one of min_episodes and min_steps")
+    if min_episodes is not None:
+        check_positive_int(min_episodes, "min_episodes")
+    else:
+        check_positive_int(min_steps, "min_steps")
+    check_rng(rng)
     cap = _episode_cap(envs, max_episode_steps)
     rounds = []
     while True:
@@ -378,7 +431,7 @@ def collect_batch(envs, policy, theta, rng, min_episodes: int | None = None, min
 
 def _episode_cap(envs, max_episode_steps):
     if max_episode_steps is not None:
-        return int(max_episode_steps)
+        return check_positive_int(max_episode_steps, "max_episode_steps")
     spec = getattr(envs, "spec", None)
     limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
     return int(limit) + 1 if limit else SAFETY_MAX_EPISODE_STEPS
@@ -396,13 +449,18 @@ def evaluate(policy, theta, env_id: str = "CartPole-v1", n_episodes: int = 100, 
     """Undiscounted returns of ``n_episodes`` episodes of ``policy(theta)``, all played at once.
 
     ``greedy=True`` takes the most probable action (the mean, for a Gaussian) instead of sampling.
-    Returns an array of shape ``(n_episodes,)``.
+    ``seed`` must be a non-negative integer.  Returns an array of shape ``(n_episodes,)``.
     """
     n_episodes = check_positive_int(n_episodes, "n_episodes")
+    seed = check_seed(seed, "seed")
+    greedy = check_bool(greedy, "greedy")
+    if not callable(getattr(policy, "check_theta", None)):
+        raise ArgumentTypeError(f"policy must be a policy object such as the TrainResult's policy "
+                                f"(pgbook.policies.LinearSoftmax, ...), got {type(policy).__name__}")
     theta = policy.check_theta(theta)
     envs = make_envs(env_id, n_episodes, vectorization_mode, env_kwargs)
     try:
-        rng = np.random.default_rng([int(seed), 1])
+        rng = np.random.default_rng([seed, 1])
         batch = _play_round(envs, policy, theta, rng, _episode_cap(envs, max_episode_steps), greedy=greedy)
     finally:
         envs.close()
@@ -473,8 +531,9 @@ class TrainResult:
 
     ``history`` holds one dict of metrics per iteration (see :func:`train`); :meth:`curve` pulls
     one metric out as an array.  ``status`` is ``"budget"`` (a budget ran out), ``"callback"``
-    (the callback asked to stop) or ``"diverged"`` (then ``message`` says what to change and
-    ``theta`` holds the last finite parameters).
+    (the callback asked to stop), ``"diverged"`` (then ``message`` says what to change and
+    ``theta`` holds the last finite parameters) or ``"collapsed"`` (the policy became
+    deterministic while its return was poor; ``message`` says what to change).
     """
 
     config: ReinforceConfig
@@ -491,11 +550,17 @@ class TrainResult:
         return self.status == "diverged"
 
     @property
+    def collapsed(self) -> bool:
+        return self.status == "collapsed"
+
+    @property
     def iterations(self) -> int:
         return len(self.history)
 
     def curve(self, key: str = "return_mean") -> np.ndarray:
         """The metric ``key`` over iterations as a float array."""
+        if not isinstance(key, str):
+            raise ArgumentTypeError(f"key must be the name of a metric (a string), got {type(key).__name__}")
         if self.history and key not in self.history[0]:
             raise ValueError(f"unknown metric {key!r}; the metrics are {sorted(self.history[0])}")
         return np.array([row[key] for row in self.history], dtype=float)
@@ -507,8 +572,12 @@ class TrainResult:
                         c.max_episode_steps, c.vectorization_mode)
 
 
+def _learning_rate_hint(learning_rate: float) -> str:
+    return f"lower learning_rate (now {learning_rate:g}; try {min(learning_rate / 10, 0.1):g})"
+
+
 def _divergence_message(what: str, config: ReinforceConfig, iteration: int) -> str:
-    hint = (f"lower learning_rate (now {config.learning_rate:g}; try {min(config.learning_rate / 10, 0.1):g})")
+    hint = _learning_rate_hint(config.learning_rate)
     if config.optimiser == "sgd":
         hint += ", or switch to optimiser='adam', whose steps are bounded by the learning rate"
     if not config.normalise_returns:
@@ -517,12 +586,125 @@ def _divergence_message(what: str, config: ReinforceConfig, iteration: int) -> s
             f"To fix it, {hint}. The result keeps the last finite parameters.")
 
 
+class CollapseWatch:
+    """Watches a run for *collapse*: a softmax policy gone deterministic while its return is poor.
+
+    Call :meth:`observe` once per iteration with the batch's mean return (or any measure of
+    performance), the standard error of that mean and the policy's non-greedy probability on the
+    batch (the mean over its steps of :math:`1 - \\max_a \\pi(a\\mid s)`; None for a policy that
+    cannot saturate, such as a Gaussian).  It returns True once the run has collapsed:
+
+    * the policy was *saturated* (non-greedy probability below :data:`SATURATION_PROB`) on the last
+      :data:`COLLAPSE_PATIENCE` batches in a row, so its score and hence the gradient are
+      (numerically) zero and it cannot recover; and
+    * the mean return over those batches is below :attr:`threshold`: the return at the start plus
+      half of the way from there to the best return seen so far or, if it is higher, to
+      ``target`` (and at least twice the first batch's standard error above the start).  The run
+      has lost at least half of what it gained, froze less than halfway to what counts as solving
+      the task, or never got clearly better than where it started.
+
+    ``first``, when given, replaces the first batch's return by a known starting value (for
+    example the exact objective of the initial policy); ``target``, when given, is a return that
+    counts as solving the task (gymnasium's ``reward_threshold``, or the optimal value of a
+    tabular MDP), named by ``target_name`` in the message.  A run that solves its task with a
+    near-deterministic policy stays near its best return and above halfway to the target, so it
+    is never flagged; healthy learning rates do not saturate a softmax at all within a run.
+    """
+
+    def __init__(self, patience: int = COLLAPSE_PATIENCE, first: float | None = None,
+                 target: float | None = None, target_name: str = "target"):
+        self.patience = check_positive_int(patience, "patience")
+        self.first = None if first is None else check_real(first, "first")
+        self.target = None if target is None else check_real(target, "target")
+        self.target_name = target_name
+        self.first_se = 0.0
+        self.best = -np.inf
+        self.window: list = []
+        self.saturated_since = None
+
+    @property
+    def reference(self) -> float:
+        """The higher of the best return seen and ``target``."""
+        return self.best if self.target is None else max(self.best, self.target)
+
+    @property
+    def threshold(self) -> float:
+        """Returns below this count as poor: ``first + max((reference - first) / 2, 2 * first_se)``."""
+        return self.first + max(0.5 * (self.reference - self.first), 2.0 * self.first_se)
+
+    @property
+    def window_mean(self) -> float:
+        return float(np.mean(self.window))
+
+    def observe(self, iteration: int, value: float, non_greedy_prob: float | None, se: float = 0.0) -> bool:
+        """Record one iteration; True if the run has now collapsed."""
+        if self.first is None:
+            self.first, self.first_se = float(value), float(se)
+        self.best = max(self.best, self.first, float(value))
+        if non_greedy_prob is None or not non_greedy_prob < SATURATION_PROB:
+            self.window, self.saturated_since = [], None
+            return False
+        if self.saturated_since is None:
+            self.saturated_since = iteration
+        self.window = (self.window + [float(value)])[-self.patience:]
+        return len(self.window) == self.patience and self.window_mean < self.threshold
+
+    def message(self, iteration: int, hint: str, what: str = "mean return") -> str:
+        """What happened and what to change (``hint``, e.g. "lower learning_rate ...")."""
+        if self.target is not None and self.target > self.best:
+            reference = (f"{self.target_name}, {self.target:.4g} (the best batch reached {self.best:.4g}; "
+                         f"the start {self.first:.4g})")
+        else:
+            reference = f"the best batch, {self.best:.4g} (at the start: {self.first:.4g})"
+        return (f"training collapsed at iteration {iteration}: the policy became deterministic at iteration "
+                f"{self.saturated_since} (on each of the last {self.patience} batches it took its most likely "
+                f"action with probability above 1 - {SATURATION_PROB:g} on average, so its score and the "
+                f"gradient are zero and it cannot improve), and its {what} over those batches, "
+                f"{self.window_mean:.4g}, is far below {reference}. To fix it, {hint}. "
+                f"The result keeps the final parameters.")
+
+
+def _reward_threshold(env_id: str):
+    """gymnasium's ``reward_threshold`` of ``env_id`` (the return that counts as solving it), or None."""
+    try:
+        value = gymnasium.spec(env_id).reward_threshold
+    except Exception:  # unknown ids are reported by make_envs
+        return None
+    return None if value is None else float(value)
+
+
+def _collapse_watch(config: ReinforceConfig) -> CollapseWatch:
+    """The run's :class:`CollapseWatch`; its target is the environment's ``reward_threshold``, used only
+    under the environment's own time limit (a shorter ``max_episode_steps`` may put it out of reach)."""
+    target = _reward_threshold(config.env_id) if config.max_episode_steps is None else None
+    return CollapseWatch(target=target, target_name=f"the reward_threshold of {config.env_id}")
+
+
+def _collapse_hint(config: ReinforceConfig) -> str:
+    hint = _learning_rate_hint(config.learning_rate)
+    if config.init_scale > 0:
+        hint += f", or lower init_scale (now {config.init_scale:g}) so that the first policy is less sure"
+    return hint
+
+
+def _policy_spread(policy, theta, batch):
+    """Mean entropy of the policy over the batch's steps and, for a softmax policy, the mean of
+    ``1 - max_a pi(a|s)`` (None for a Gaussian, whose entropy does not depend on the state)."""
+    if isinstance(policy, LinearGaussian):
+        return float(np.sum(theta[-1] + 0.5 * np.log(2 * np.pi * np.e))), None
+    log_p = log_softmax(policy.logits(theta, batch.obs[batch.mask]))
+    p = np.exp(log_p)
+    entropy = float(-(p * log_p).sum(axis=-1).mean())
+    return entropy, float((1.0 - p.max(axis=-1)).mean())
+
+
 class _Learner:
     """The state of one REINFORCE run (policy, parameters, optimiser, value baseline) and its update.
 
     :func:`train` drives one learner; :func:`train_many` drives several on one shared vector
     environment.  :meth:`update` takes one batch and returns the metrics of that iteration, or
-    None after setting ``status`` and ``message`` if something stopped being finite.
+    None after setting ``status`` and ``message`` if something stopped being finite.  If the run
+    collapses (:class:`CollapseWatch`) it returns the metrics and sets ``status`` to "collapsed".
     """
 
     def __init__(self, config, policy, rng):
@@ -534,6 +716,7 @@ class _Learner:
         self.history: list = []
         self.status, self.message = "budget", ""
         self.env_steps = 0
+        self.watch = _collapse_watch(config)
 
     def diverge(self, what: str, iteration: int):
         self.status, self.message = "diverged", _divergence_message(what, self.config, iteration)
@@ -546,23 +729,21 @@ class _Learner:
             self.diverge("the returns", iteration)
             return None
         psi = _psi(batch, config.gamma, config.reward_to_go)
-        with np.errstate(all="ignore"):  # non-finite scores are caught just below
-            score = _score(policy, theta, batch)
         n, T = batch.mask.shape
-        if config.baseline == "none":
-            base = None
-        elif config.baseline == "batch-mean":
-            base = np.repeat(_leave_one_out_mean(psi, batch.mask)[:, None], T, axis=1)
-        else:
-            base = np.zeros((n, T)) if self.value_w is None else _value_features(batch) @ self.value_w
-        base_nt = np.zeros((n, T)) if base is None else np.where(batch.mask, base, 0.0)
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):  # non-finite scores are caught just below
+                score = _score(policy, theta, batch)
+                if config.baseline == "none":
+                    base = None
+                elif config.baseline == "batch-mean":
+                    base = np.repeat(_leave_one_out_mean(psi, batch.mask)[:, None], T, axis=1)
+                else:
+                    base = np.zeros((n, T)) if self.value_w is None else _value_features(batch) @ self.value_w
+                base_nt = np.zeros((n, T)) if base is None else np.where(batch.mask, base, 0.0)
                 samples = _gradient_samples(score, batch, psi, config, base_nt)
                 grad = samples.mean(axis=0)
-        except ValueError as err:  # the estimator refuses non-finite scores or baselines
-            if "finite" not in str(err):
-                raise
+                entropy, non_greedy = _policy_spread(policy, theta, batch)
+        except NonFiniteError:  # the policy or the estimator refuses non-finite logits, scores or baselines
             samples = np.array([np.nan])
         if not np.all(np.isfinite(samples)):
             self.diverge("the gradient", iteration)
@@ -577,6 +758,7 @@ class _Learner:
         if config.baseline == "value":
             self.value_w = _fit_value(batch, psi)
         lengths = batch.lengths.astype(float)
+        return_std = float(returns.std(ddof=1)) if n > 1 else 0.0
         metrics = {
             "iteration": iteration,
             "env_steps": self.env_steps,
@@ -584,7 +766,7 @@ class _Learner:
             "cpu_time": time.process_time() - cpu_start,
             "episodes": n,
             "return_mean": float(returns.mean()),
-            "return_std": float(returns.std(ddof=1)) if n > 1 else 0.0,
+            "return_std": return_std,
             "return_min": float(returns.min()),
             "return_max": float(returns.max()),
             "length_mean": float(lengths.mean()),
@@ -592,8 +774,11 @@ class _Learner:
             "grad_norm": float(np.linalg.norm(grad)),
             "grad_variance": _variance(samples),
             "grad_variance_of_mean": _variance(samples) / n,
+            "entropy": entropy,
             "theta": theta.copy(),
         }
+        if non_greedy is not None:
+            metrics["non_greedy_prob"] = non_greedy
         if config.measure_variants:
             plain = config.replace(normalise_returns=False)
             zeros = np.zeros((n, T))
@@ -611,6 +796,8 @@ class _Learner:
             metrics["grad_variance_reward_to_go"] = _variance(rtg)
             metrics["grad_variance_baseline"] = _variance(based)
         self.history.append(metrics)
+        if self.watch.observe(iteration, metrics["return_mean"], non_greedy, return_std / np.sqrt(n)):
+            self.status, self.message = "collapsed", self.watch.message(iteration, _collapse_hint(config))
         return metrics
 
     def result(self, start: float) -> TrainResult:
@@ -642,14 +829,19 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
     ``grad_variance_baseline`` measured on the same batch.  ``theta`` is a copy of the parameters
     after the update (the only entry that is not a number).
 
+    A softmax policy also reports ``entropy`` (mean over the batch's steps of the entropy of
+    :math:`\\pi(\\cdot\\mid s)`, in nats) and ``non_greedy_prob`` (mean of :math:`1 - \\max_a \\pi(a\\mid s)`);
+    a Gaussian policy reports its ``entropy`` (differential, the same in every state).
+
     Returns a :class:`TrainResult`.  If parameters, returns or gradients stop being finite the
-    run stops, warns with :class:`TrainingDivergedWarning` and the result's ``message`` says
-    what to change.
+    run stops (``status="diverged"``), warns with :class:`TrainingDivergedWarning` and the
+    result's ``message`` says what to change.  If the policy turns deterministic while its return
+    is poor (see :class:`CollapseWatch`) the run stops (``status="collapsed"``) and warns with
+    :class:`TrainingCollapsedWarning`, whose message says what to change.
     """
-    config = (config or ReinforceConfig())
-    if overrides:
-        config = config.replace(**overrides)
-    config.validate()
+    config = _config_with(config, overrides)
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError(f"callback must be a function of the metrics dict (or None), got {type(callback).__name__}")
     start = time.perf_counter()
     cpu_start = time.process_time()
     rng = np.random.default_rng([int(config.seed), 0])
@@ -671,9 +863,7 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
                                           min_episodes=config.batch_episodes,
                                           min_steps=None if config.batch_episodes else config.batch_steps,
                                           max_episode_steps=config.max_episode_steps)
-            except (FloatingPointError, ValueError) as err:
-                if "finite" not in str(err) and not isinstance(err, FloatingPointError):
-                    raise
+            except (FloatingPointError, NonFiniteError):
                 learner.diverge("the policy's actions or observations", iteration)
                 break
             metrics = learner.update(batch, iteration, start, cpu_start)
@@ -682,7 +872,10 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
             if bar is not None:
                 bar.update(batch.env_steps)
                 bar.set_postfix(ret=f"{metrics['return_mean']:.1f}", refresh=False)
-            if callback is not None and callback(metrics):
+            stop = callback is not None and callback(metrics)
+            if learner.status == "collapsed":
+                break
+            if stop:
                 learner.status = "callback"
                 break
             if config.max_env_steps is not None and learner.env_steps >= config.max_env_steps:
@@ -695,7 +888,21 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
             bar.close()
     if learner.status == "diverged":
         warnings.warn(learner.message, TrainingDivergedWarning, stacklevel=2)
+    if learner.status == "collapsed":
+        warnings.warn(learner.message, TrainingCollapsedWarning, stacklevel=2)
     return learner.result(start)
+
+
+def _config_with(config, overrides) -> ReinforceConfig:
+    """``config`` (default ``ReinforceConfig()``) with keyword ``overrides``, validated."""
+    if config is None:
+        config = ReinforceConfig()
+    if not isinstance(config, ReinforceConfig):
+        raise ArgumentTypeError(f"config must be a ReinforceConfig (or None), got {type(config).__name__}; "
+                                "pass settings as keywords, e.g. train(learning_rate=0.1)")
+    if overrides:
+        config = config.replace(**overrides)
+    return config.validate()
 
 
 def _joint_sampler(policies, thetas, n, rng):
@@ -748,18 +955,22 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
     each run's ``env_steps`` counts the steps it would have taken alone, ``wall_time`` the shared clock.
     """
     if configs is None:
-        config = (config or ReinforceConfig())
-        if overrides:
-            config = config.replace(**overrides)
-        seeds = [int(s) for s in seeds]
-        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        config = _config_with(config, overrides)
+        if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+            raise ArgumentTypeError(f"seeds must be a sequence of non-negative integers, got {type(seeds).__name__}")
+        seeds = [check_seed(s, "each seed in seeds") for s in seeds]
+        if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be a non-empty sequence of distinct non-negative integers, got {seeds!r}")
         configs = [config.replace(seed=s) for s in seeds]
     else:
+        if isinstance(configs, ReinforceConfig) or not hasattr(configs, "__iter__"):
+            raise ArgumentTypeError(f"configs must be a list of ReinforceConfig, got {type(configs).__name__}")
         configs = list(configs)
         if config is not None or overrides or not configs:
             raise ValueError("give either config (with seeds and overrides) or a non-empty list of configs, not both")
     for c in configs:
+        if not isinstance(c, ReinforceConfig):
+            raise ArgumentTypeError(f"configs must hold ReinforceConfig objects, got a {type(c).__name__}")
         c.validate()
         if c.batch_episodes is None:
             raise ValueError("train_many needs batch_episodes (batching by steps is not supported)")
@@ -790,9 +1001,7 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
             try:
                 with np.errstate(over="raise", invalid="raise", divide="raise"):
                     batch = _play_round(envs, None, None, shared_rng, cap, act=sampler)
-            except (FloatingPointError, ValueError) as err:
-                if "finite" not in str(err) and not isinstance(err, FloatingPointError):
-                    raise
+            except (FloatingPointError, NonFiniteError):
                 for ln in active:
                     ln.diverge("the policy's actions or observations", iteration)
                 break
@@ -804,6 +1013,8 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
     for ln in learners:
         if ln.status == "diverged":
             warnings.warn(f"seed {ln.config.seed}: {ln.message}", TrainingDivergedWarning, stacklevel=2)
+        if ln.status == "collapsed":
+            warnings.warn(f"seed {ln.config.seed}: {ln.message}", TrainingCollapsedWarning, stacklevel=2)
     return [ln.result(start) for ln in learners]
 
 
@@ -825,9 +1036,12 @@ def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, 
     ``iterations``, ``eval_return`` (the last evaluation's mean, NaN if none ran) and ``result``
     (the :class:`TrainResult`).
     """
-    config = (config or ReinforceConfig())
-    if overrides:
-        config = config.replace(**overrides)
+    config = _config_with(config, overrides)
+    target = check_real(target, "target")
+    if not np.isfinite(target):
+        raise ValueError(f"target must be a finite return, got {target}")
+    n_eval = check_positive_int(n_eval, "n_eval")
+    eval_seed = check_seed(eval_seed, "eval_seed")
     state = {"eval_time": 0.0, "eval_cpu": 0.0, "eval_return": float("nan"), "solved": False, "policy": None}
     probe_policy = {}
 

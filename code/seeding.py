@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from ._validate import check_seed
+
 __all__ = ["book_seed", "make_rng"]
 
 
@@ -30,6 +32,7 @@ def make_rng(stream: int = 0) -> np.random.Generator:
     """A generator for one independent stream of the book seed.
 
     Different ``stream`` numbers give statistically independent generators for
-    the same ``PGBOOK_SEED``, so one cell's draws never depend on another's.
+    the same ``PGBOOK_SEED``, so one cell's draws never depend on another's.  ``stream`` must be
+    a non-negative integer: a float such as 1.5 is refused rather than silently truncated.
     """
-    return np.random.default_rng([book_seed(), int(stream)])
+    return np.random.default_rng([book_seed(), check_seed(stream, "stream")])

@@ -230,7 +230,7 @@ class TrainingPanel:
         self.progress.value = 1.0
         total = time.perf_counter() - t0
         last_return = current["returns"][-1] if current["returns"] else float("nan")
-        if result.diverged:
+        if result.diverged or result.collapsed:
             self.status.value = f"<span style='color:#D55E00'>{result.message}</span>"
         else:
             why = {"budget": "budget used up", "callback": "stopped" if self._stop.is_set() else "solved"}

@@ -80,6 +80,14 @@ def test_divergence_is_reported_in_the_status_line_and_nothing_non_finite_is_dra
         assert np.all(np.isfinite(line.get_ydata()))
 
 
+def test_collapse_is_reported_in_the_status_line():
+    panel = _small_panel()
+    cfg = panel.config().replace(learning_rate=1e6, max_iterations=20)
+    with pytest.warns(UserWarning, match="learning_rate"):
+        result = panel.run(cfg)
+    assert result.collapsed and "lower learning_rate" in panel.status.value
+
+
 def test_bad_settings_raise_a_clear_error():
     panel = _small_panel()
     with pytest.raises(ValueError, match="gamma"):
