@@ -17,12 +17,12 @@ ever; the best policy is stochastic.  :func:`short_corridor_value` gives the exa
 of any ``p`` (linear solve, any discount, optional horizon), :func:`short_corridor_value_closed_form`
 the undiscounted closed form, and :func:`short_corridor_optimum` the best ``p``.
 
-**Linear-quadratic regulator in one dimension.**  The state follows
-``x' = a x + b u + w`` with ``w ~ N(0, noise_std**2)``, starts at ``x_0 ~ N(0, init_std**2)``
-and each step pays the reward ``-(q x**2 + r u**2)`` (a quadratic cost, negated).
-Its optimal policy is linear feedback ``u = -k x`` with the gain ``k`` of the Riccati
+**Linear-quadratic regulator in one dimension** (in the book's notation, chapter 11).  The state
+follows ``s' = f_s s + f_a a + xi`` with ``xi ~ N(0, sigma_xi**2)``, starts at ``s_0 ~ N(0, init_std**2)``
+and each step pays the reward ``-(c_s s**2 + c_a a**2)`` (a quadratic cost, negated).
+Its optimal policy is linear feedback ``a = -k s`` with the gain ``k`` of the Riccati
 equation: :func:`riccati_gain`.  :func:`lq_expected_return` gives the exact expected
-(discounted) return of a linear Gaussian policy ``u = -k x + sigma * eps``.
+(discounted) return of a linear Gaussian policy ``a = -k s + sigma * eps``.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ._validate import check_finite, check_gamma, check_positive, check_positive_int
+from ._validate import (check_finite, check_gamma, check_nonnegative, check_positive, check_positive_int,
+                        check_real)
 
 __all__ = [
     "ShortCorridorEnv",
@@ -45,6 +46,7 @@ __all__ = [
     "LINEAR_QUADRATIC_ID",
     "SHORT_CORRIDOR_MAX_STEPS",
     "LINEAR_QUADRATIC_MAX_STEPS",
+    "SHORT_CORRIDOR_MIN_TOL",
     "short_corridor_transitions",
     "short_corridor_value",
     "short_corridor_value_closed_form",
@@ -58,13 +60,17 @@ __all__ = [
 SHORT_CORRIDOR_ID = "pgbook/ShortCorridor-v0"
 LINEAR_QUADRATIC_ID = "pgbook/LinearQuadratic-v0"
 #: TimeLimit of the short corridor: long enough that a good policy almost never hits it
-#: (the best policy is cut off with probability about 2e-6), short enough that a
+#: (the best policy, p = 2 - sqrt 2, is still running after 200 steps with probability about
+#: 6.6e-10), short enough that a
 #: deterministic policy's endless loop still ends.
 SHORT_CORRIDOR_MAX_STEPS = 200
 #: TimeLimit of the linear-quadratic regulator.
 LINEAR_QUADRATIC_MAX_STEPS = 50
 
 _GOAL = 3
+#: Smallest ``tol`` of :func:`short_corridor_optimum`: floats in (0, 1) are about 1e-16 apart
+#: near the optimum, so a bracket much narrower than this cannot be formed.
+SHORT_CORRIDOR_MIN_TOL = 1e-15
 
 
 # ---------------------------------------------------------------------------------------
@@ -187,15 +193,30 @@ def short_corridor_optimum(gamma: float = 1.0, horizon: int | None = None, tol: 
     maximises :func:`short_corridor_value` by golden-section search on (0, 1), so it works for
     any ``gamma`` and ``horizon`` (the value is unimodal in p); the tests compare its answer
     with the closed form.
+
+    The search stops once the bracket around ``p_star`` is narrower than ``tol``, which must be at
+    least :data:`SHORT_CORRIDOR_MIN_TOL` (1e-15): floats cannot form a narrower bracket, so a
+    smaller ``tol`` is refused rather than searched for ever.
     """
     gamma = check_gamma(gamma)
-    check_positive(tol, "tol")
+    tol = check_positive(tol, "tol")
+    if tol < SHORT_CORRIDOR_MIN_TOL:
+        raise ValueError(f"tol must be at least {SHORT_CORRIDOR_MIN_TOL:g} (floats near the optimum are about "
+                         f"1e-16 apart, so no narrower bracket exists), got {tol:g}")
+    if horizon is not None:
+        horizon = check_positive_int(horizon, "horizon")
     lo, hi = 1e-9, 1.0 - 1e-9
     ratio = (math.sqrt(5.0) - 1.0) / 2.0
     f = lambda x: short_corridor_value(x, gamma, horizon)  # noqa: E731
     c, d = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
     fc, fd = f(c), f(d)
-    while hi - lo > tol:
+    # each step keeps a fraction `ratio` of the bracket; the cap (and the check that the bracket
+    # still shrinks) guarantee termination even where rounding stalls the search
+    max_steps = math.ceil(math.log(tol / (hi - lo)) / math.log(ratio)) + 10
+    for _ in range(max_steps):
+        if hi - lo <= tol:
+            break
+        width = hi - lo
         if fc > fd:
             hi, d, fd = d, c, fc
             c = hi - ratio * (hi - lo)
@@ -204,6 +225,8 @@ def short_corridor_optimum(gamma: float = 1.0, horizon: int | None = None, tol: 
             lo, c, fc = c, d, fd
             d = lo + ratio * (hi - lo)
             fd = f(d)
+        if not hi - lo < width:
+            break
     p_star = 0.5 * (lo + hi)
     return p_star, f(p_star)
 
@@ -212,17 +235,17 @@ def short_corridor_optimum(gamma: float = 1.0, horizon: int | None = None, tol: 
 # Linear-quadratic regulator
 # ---------------------------------------------------------------------------------------
 class LinearQuadraticEnv(gymnasium.Env):
-    """One-dimensional linear system with quadratic cost.
+    """One-dimensional linear system with quadratic cost, in the book's notation (chapter 11).
 
-    Dynamics ``x' = a x + b u + w`` with ``w ~ N(0, noise_std**2)``; start ``x_0 ~ N(0, init_std**2)``;
-    reward ``-(q x**2 + r u**2)`` for the state *before* the step and the action taken.
+    Dynamics ``s' = f_s s + f_a a + xi`` with ``xi ~ N(0, sigma_xi**2)``; start ``s_0 ~ N(0, init_std**2)``;
+    reward ``-(c_s s**2 + c_a a**2)`` for the state ``s`` *before* the step and the action ``a`` taken.
 
-    Parameters (all settable through ``gymnasium.make(LINEAR_QUADRATIC_ID, a=..., ...)``):
-        a: state multiplier (default 1.0: left alone, the state drifts like a random walk).
-        b: control multiplier (default 1.0, non-zero).
-        q: state cost weight (default 1.0, > 0).
-        r: control cost weight (default 1.0, > 0).
-        noise_std: standard deviation of the process noise w (default 0.1, >= 0).
+    Parameters (all settable through ``gymnasium.make(LINEAR_QUADRATIC_ID, f_s=..., ...)``):
+        f_s: state multiplier (default 1.0: left alone, the state drifts like a random walk).
+        f_a: action multiplier (default 1.0, non-zero).
+        c_s: state cost weight (default 1.0, > 0).
+        c_a: action cost weight (default 1.0, > 0).
+        sigma_xi: standard deviation of the process noise xi (default 0.1, >= 0).
         init_std: standard deviation of the initial state (default 1.0, >= 0).
         max_action: the action space is ``Box(-max_action, max_action, (1,))`` (default 20); actions
             outside are clipped to it, as gymnasium's Pendulum does.
@@ -238,146 +261,151 @@ class LinearQuadraticEnv(gymnasium.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, a: float = 1.0, b: float = 1.0, q: float = 1.0, r: float = 1.0,
-                 noise_std: float = 0.1, init_std: float = 1.0, max_action: float = 20.0,
+    def __init__(self, f_s: float = 1.0, f_a: float = 1.0, c_s: float = 1.0, c_a: float = 1.0,
+                 sigma_xi: float = 0.1, init_std: float = 1.0, max_action: float = 20.0,
                  max_state: float = 1000.0, render_mode: str | None = None):
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (this environment does not render), got {render_mode!r}")
         self.render_mode = None
-        self.a = float(check_finite(a, "a"))
-        self.b = float(check_finite(b, "b"))
-        if self.b == 0.0:
-            raise ValueError("b must be non-zero, otherwise the action has no effect on the state")
-        self.q = check_positive(q, "q")
-        self.r = check_positive(r, "r")
-        self.noise_std = _check_nonneg(noise_std, "noise_std")
-        self.init_std = _check_nonneg(init_std, "init_std")
+        self.f_s, self.f_a, self.c_s, self.c_a = _lq_coefficients(f_s, f_a, c_s, c_a)
+        self.sigma_xi = check_nonnegative(sigma_xi, "sigma_xi")
+        self.init_std = check_nonnegative(init_std, "init_std")
         self.max_action = check_positive(max_action, "max_action")
         self.max_state = check_positive(max_state, "max_state")
         self.action_space = spaces.Box(-self.max_action, self.max_action, shape=(1,), dtype=np.float64)
         self.observation_space = spaces.Box(-self.max_state, self.max_state, shape=(1,), dtype=np.float64)
-        self._x = None
+        self._s = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        x = self.init_std * self.np_random.standard_normal()
-        self._x = float(np.clip(x, -self.max_state, self.max_state))
-        return np.array([self._x]), {}
+        s = self.init_std * self.np_random.standard_normal()
+        self._s = float(np.clip(s, -self.max_state, self.max_state))
+        return np.array([self._s]), {}
 
     def step(self, action):
-        assert self._x is not None, "Call reset before using step method."
-        u = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -self.max_action, self.max_action))
-        x = self._x
-        reward = -(self.q * x * x + self.r * u * u)
-        x_next = self.a * x + self.b * u + self.noise_std * self.np_random.standard_normal()
-        terminated = not (abs(x_next) <= self.max_state)
-        self._x = float(np.clip(x_next, -self.max_state, self.max_state))
-        return np.array([self._x]), float(reward), bool(terminated), False, {}
+        assert self._s is not None, "Call reset before using step method."
+        a = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -self.max_action, self.max_action))
+        s = self._s
+        reward = -(self.c_s * s * s + self.c_a * a * a)
+        s_next = self.f_s * s + self.f_a * a + self.sigma_xi * self.np_random.standard_normal()
+        terminated = not (abs(s_next) <= self.max_state)
+        self._s = float(np.clip(s_next, -self.max_state, self.max_state))
+        return np.array([self._s]), float(reward), bool(terminated), False, {}
 
 
-def _check_nonneg(x, name: str) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a non-negative number, got {x!r}") from None
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite non-negative number, got {value}")
+def _finite_number(x, name: str) -> float:
+    """A single finite real number."""
+    value = check_real(x, name)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
     return value
 
 
-def _lq_args(a, b, q, r, gamma):
-    a = float(check_finite(a, "a"))
-    b = float(check_finite(b, "b"))
-    if b == 0.0:
-        raise ValueError("b must be non-zero, otherwise the action has no effect on the state")
-    return a, b, check_positive(q, "q"), check_positive(r, "r"), check_gamma(gamma)
+def _lq_coefficients(f_s, f_a, c_s, c_a):
+    """The four coefficients of the linear-quadratic problem, checked: f_s and f_a finite (f_a non-zero),
+    c_s and c_a positive."""
+    f_s = _finite_number(f_s, "f_s")
+    f_a = _finite_number(f_a, "f_a")
+    if f_a == 0.0:
+        raise ValueError("f_a must be non-zero, otherwise the action has no effect on the state")
+    return f_s, f_a, check_positive(c_s, "c_s"), check_positive(c_a, "c_a")
 
 
-def riccati_gain(a: float = 1.0, b: float = 1.0, q: float = 1.0, r: float = 1.0, gamma: float = 1.0,
+def _lq_args(f_s, f_a, c_s, c_a, gamma):
+    return (*_lq_coefficients(f_s, f_a, c_s, c_a), check_gamma(gamma))
+
+
+def riccati_gain(f_s: float = 1.0, f_a: float = 1.0, c_s: float = 1.0, c_a: float = 1.0, gamma: float = 1.0,
                  horizon: int | None = None, tol: float = 1e-14, max_iter: int = 100_000):
-    """Optimal feedback gain(s) ``k`` (the optimal policy is ``u = -k x``) by the Riccati recursion.
+    """Optimal feedback gain(s) ``k`` (the optimal policy is ``a = -k s``) by the Riccati recursion.
 
-    The value of the optimal policy is ``-P x^2`` (plus a constant from the noise, which does
-    not change the gain).  Going one step back in time,
+    The optimal cost-to-go is ``c s^2`` (plus a constant from the noise, which does not change
+    the gain), so the optimal value is ``-c s^2``.  Going one step back in time,
 
-    $$P \\leftarrow q + \\gamma a^2 P - \\frac{(\\gamma a b P)^2}{r + \\gamma b^2 P},\\qquad
-      k = \\frac{\\gamma a b P}{r + \\gamma b^2 P}.$$
+    $$c \\leftarrow c_s + \\gamma f_s^2 c - \\frac{(\\gamma f_s f_a c)^2}{c_a + \\gamma f_a^2 c},\\qquad
+      k = \\frac{\\gamma f_s f_a c}{c_a + \\gamma f_a^2 c}.$$
 
-    * ``horizon=None``: the discounted infinite-horizon problem; iterate from ``P = q`` to the
-      fixed point and return the stationary gain (a float).  For ``gamma = 1`` this needs the
-      system to be controllable (``b != 0``, always true here).
-    * ``horizon=T``: the finite-horizon problem with T actions; start from ``P = 0`` after the
+    * ``horizon=None``: the discounted infinite-horizon problem; iterate from ``c = c_s`` to the
+      fixed point ``c*`` and return the stationary gain ``k*`` (a float).  For ``gamma = 1`` this needs
+      the system to be controllable (``f_a != 0``, always true here).
+    * ``horizon=T``: the finite-horizon problem with T actions; start from ``c = 0`` after the
       last step and return the array ``k[0..T-1]`` of time-varying gains (``k[t]`` is used at step t).
 
     Raises ValueError for bad parameters or if the iteration does not converge.
     """
-    a, b, q, r, gamma = _lq_args(a, b, q, r, gamma)
+    f_s, f_a, c_s, c_a, gamma = _lq_args(f_s, f_a, c_s, c_a, gamma)
+    tol = check_positive(tol, "tol")
+    max_iter = check_positive_int(max_iter, "max_iter")
     if horizon is not None:
         horizon = check_positive_int(horizon, "horizon")
-        P, gains = 0.0, np.empty(horizon)
+        c, gains = 0.0, np.empty(horizon)
         for t in range(horizon - 1, -1, -1):
-            gains[t] = gamma * a * b * P / (r + gamma * b * b * P)
-            P = q + gamma * a * a * P - (gamma * a * b * P) ** 2 / (r + gamma * b * b * P)
+            gains[t] = gamma * f_s * f_a * c / (c_a + gamma * f_a * f_a * c)
+            c = c_s + gamma * f_s * f_s * c - (gamma * f_s * f_a * c) ** 2 / (c_a + gamma * f_a * f_a * c)
         return gains
-    P = q
+    c = c_s
     for _ in range(max_iter):
-        P_new = q + gamma * a * a * P - (gamma * a * b * P) ** 2 / (r + gamma * b * b * P)
-        if abs(P_new - P) <= tol * max(1.0, abs(P)):
-            P = P_new
+        c_new = c_s + gamma * f_s * f_s * c - (gamma * f_s * f_a * c) ** 2 / (c_a + gamma * f_a * f_a * c)
+        if abs(c_new - c) <= tol * max(1.0, abs(c)):
+            c = c_new
             break
-        P = P_new
+        c = c_new
     else:
-        raise ValueError(f"the Riccati iteration did not converge in max_iter={max_iter} steps; check a, b, gamma")
-    return gamma * a * b * P / (r + gamma * b * b * P)
+        raise ValueError(f"the Riccati iteration did not converge in max_iter={max_iter} steps; "
+                         "check f_s, f_a, gamma")
+    return gamma * f_s * f_a * c / (c_a + gamma * f_a * f_a * c)
 
 
-def riccati_value(a: float = 1.0, b: float = 1.0, q: float = 1.0, r: float = 1.0, gamma: float = 1.0) -> float:
-    """The coefficient ``P`` of the optimal discounted infinite-horizon cost-to-go ``P x^2`` (noise-free part)."""
-    a, b, q, r, gamma = _lq_args(a, b, q, r, gamma)
-    k = riccati_gain(a, b, q, r, gamma)
-    closed = a - b * k
-    return (q + r * k * k) / (1.0 - gamma * closed * closed)
+def riccati_value(f_s: float = 1.0, f_a: float = 1.0, c_s: float = 1.0, c_a: float = 1.0,
+                  gamma: float = 1.0) -> float:
+    """The coefficient ``c*`` of the optimal discounted infinite-horizon cost-to-go ``c* s^2`` (noise-free
+    part), computed from the Riccati gain ``k*`` as the cost of the closed loop ``s' = (f_s - f_a k*) s``."""
+    f_s, f_a, c_s, c_a, gamma = _lq_args(f_s, f_a, c_s, c_a, gamma)
+    k = riccati_gain(f_s, f_a, c_s, c_a, gamma)
+    closed = f_s - f_a * k
+    return (c_s + c_a * k * k) / (1.0 - gamma * closed * closed)
 
 
-def lq_expected_return(k, sigma=0.0, a: float = 1.0, b: float = 1.0, q: float = 1.0, r: float = 1.0,
-                       noise_std: float = 0.1, init_std: float = 1.0, gamma: float = 1.0,
+def lq_expected_return(k, sigma=0.0, f_s: float = 1.0, f_a: float = 1.0, c_s: float = 1.0, c_a: float = 1.0,
+                       sigma_xi: float = 0.1, init_std: float = 1.0, gamma: float = 1.0,
                        horizon: int | None = LINEAR_QUADRATIC_MAX_STEPS):
-    """Exact expected discounted return of the policy ``u = -k x + sigma * eps``, ``eps ~ N(0, 1)``.
+    """Exact expected discounted return of the policy ``a = -k s + sigma * eps``, ``eps ~ N(0, 1)``.
 
-    Only the second moment ``m_t = E[x_t^2]`` matters (everything has mean zero):
-    ``m_0 = init_std^2`` and ``m_{t+1} = (a - b k)^2 m_t + b^2 sigma^2 + noise_std^2``; step t costs
-    ``E[q x_t^2 + r u_t^2] = (q + r k^2) m_t + r sigma^2``.  So
+    Only the second moment ``m_t = E[s_t^2]`` matters (everything has mean zero):
+    ``m_0 = init_std^2`` and ``m_{t+1} = (f_s - f_a k)^2 m_t + f_a^2 sigma^2 + sigma_xi^2``; step t costs
+    ``E[c_s s_t^2 + c_a a_t^2] = (c_s + c_a k^2) m_t + c_a sigma^2``.  So
 
-    $$J(k, \\sigma) = -\\sum_{t=0}^{T-1} \\gamma^t \\big[(q + r k^2) m_t + r\\sigma^2\\big].$$
+    $$J(k, \\sigma) = -\\sum_{t=0}^{T-1} \\gamma^t \\big[(c_s + c_a k^2) m_t + c_a\\sigma^2\\big].$$
 
     ``horizon=T`` (default: the env's TimeLimit) sums T steps; ``horizon=None`` sums to
-    infinity in closed form (``-inf`` when ``gamma (a - b k)^2 >= 1`` or when ``gamma = 1``).
+    infinity in closed form (``-inf`` when ``gamma (f_s - f_a k)^2 >= 1`` or when ``gamma = 1``).
     ``k`` may be an array (the result then has its shape).  The formula ignores the env's
     clipping bounds, which a stabilising policy practically never reaches.
     """
-    a, b, q, r, gamma = _lq_args(a, b, q, r, gamma)
+    f_s, f_a, c_s, c_a, gamma = _lq_args(f_s, f_a, c_s, c_a, gamma)
     k = check_finite(k, "k")
-    sigma = _check_nonneg(sigma, "sigma")
-    noise_std = _check_nonneg(noise_std, "noise_std")
-    init_std = _check_nonneg(init_std, "init_std")
-    rho = (a - b * k) ** 2
-    cost_x = q + r * k * k
-    drive = b * b * sigma * sigma + noise_std * noise_std
+    sigma = check_nonnegative(sigma, "sigma")
+    sigma_xi = check_nonnegative(sigma_xi, "sigma_xi")
+    init_std = check_nonnegative(init_std, "init_std")
+    rho = (f_s - f_a * k) ** 2
+    cost_s = c_s + c_a * k * k
+    drive = f_a * f_a * sigma * sigma + sigma_xi * sigma_xi
     if horizon is not None:
         horizon = check_positive_int(horizon, "horizon")
         m = np.full(k.shape, init_std * init_std)
         total = np.zeros(k.shape)
         for t in range(horizon):
-            total = total + gamma**t * (cost_x * m + r * sigma * sigma)
+            total = total + gamma**t * (cost_s * m + c_a * sigma * sigma)
             m = rho * m + drive
         out = -total
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             stable = (gamma * rho < 1.0) & (gamma < 1.0)
             # sum_t gamma^t m_t with m_t = rho^t m0 + drive (1 - rho^t) / (1 - rho)
-            s = init_std**2 / (1 - gamma * rho) + gamma * drive / ((1 - gamma) * (1 - gamma * rho))
-            out = np.where(stable, -(cost_x * s + r * sigma * sigma / (1 - gamma)), -np.inf)
+            discounted_m = init_std**2 / (1 - gamma * rho) + gamma * drive / ((1 - gamma) * (1 - gamma * rho))
+            out = np.where(stable, -(cost_s * discounted_m + c_a * sigma * sigma / (1 - gamma)), -np.inf)
     return float(out) if np.ndim(out) == 0 else out
+
 
 
 # ---------------------------------------------------------------------------------------
@@ -464,13 +492,14 @@ class LinearQuadraticVectorEnv(_NumpyVectorEnv):
 
     def _advance(self, actions):
         p = self.params
-        u = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.num_envs), -p.max_action, p.max_action)
-        x = self._state
-        reward = -(p.q * x * x + p.r * u * u)
-        x_next = p.a * x + p.b * u + p.noise_std * self.np_random.standard_normal(self.num_envs)
-        terminated = ~(np.abs(x_next) <= p.max_state)
-        self._state = np.clip(x_next, -p.max_state, p.max_state)
+        a = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.num_envs), -p.max_action, p.max_action)
+        s = self._state
+        reward = -(p.c_s * s * s + p.c_a * a * a)
+        s_next = p.f_s * s + p.f_a * a + p.sigma_xi * self.np_random.standard_normal(self.num_envs)
+        terminated = ~(np.abs(s_next) <= p.max_state)
+        self._state = np.clip(s_next, -p.max_state, p.max_state)
         return reward, terminated
+
 
 
 # ---------------------------------------------------------------------------------------
