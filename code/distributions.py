@@ -2,22 +2,18 @@
 
 Each object holds its parameters as one flat float vector ``params`` and knows how to
 draw samples, evaluate the log-density (or log-mass) and its analytic gradient with
-respect to ``params``, the *score*
-
-.. math::
-
-    s_\\theta(x) = \\nabla_\\theta \\log p_\\theta(x).
+respect to ``params``, the *score* :math:`\\nabla_\\theta \\log p_\\theta(x)` (method ``score``).
 
 The families and their parametrisations:
 
-* :class:`Bernoulli` ``(logit)``: :math:`P(x = 1) = \\sigma(\\ell)`, ``params`` shape (1,);
-  score :math:`x - \\sigma(\\ell)`.
+* :class:`Bernoulli` ``(logit)``: :math:`P(x = 1) = \\operatorname{sigmoid}(\\ell)`, ``params`` shape (1,);
+  score :math:`x - \\operatorname{sigmoid}(\\ell)`.
 * :class:`Categorical` ``(logits)``: :math:`P(x = k) = \\operatorname{softmax}(z)_k`,
   ``params`` shape (K,); score :math:`e_x - \\operatorname{softmax}(z)`.
-* :class:`Gaussian` ``(mean, log_std)``: diagonal normal in d dimensions,
-  ``params`` shape (2d,) = ``[mean..., log_std...]``; score
-  :math:`(x - \\mu)/\\sigma^2` for the means and :math:`(x - \\mu)^2/\\sigma^2 - 1` for the
-  log standard deviations.
+* :class:`Gaussian` ``(mean, log_std)``: diagonal normal in d dimensions with mean :math:`\\mu`
+  and log standard deviation :math:`\\omega = \\log\\sigma`, ``params`` shape (2d,) =
+  ``[mean..., log_std...]`` :math:`= (\\mu, \\omega)`; score :math:`(x - \\mu)/\\sigma^2` for the means and
+  :math:`(x - \\mu)^2/\\sigma^2 - 1` for the log standard deviations.
 
 All methods are vectorised over a batch of ``n`` samples, never mutate their inputs,
 and raise a ``ValueError`` naming the argument when given bad input.
@@ -95,7 +91,7 @@ class _Distribution:
 
 
 class Bernoulli(_Distribution):
-    """Coin flip with :math:`P(x = 1) = \\sigma(\\ell) = 1 / (1 + e^{-\\ell})`.
+    """Coin flip with :math:`P(x = 1) = \\operatorname{sigmoid}(\\ell) = 1 / (1 + e^{-\\ell})`.
 
     Parameters
     ----------
@@ -120,7 +116,7 @@ class Bernoulli(_Distribution):
         return Bernoulli(self._check_new_params(params))
 
     def prob(self) -> float:
-        """:math:`P(x = 1) = \\sigma(\\ell)`."""
+        """:math:`P(x = 1) = \\operatorname{sigmoid}(\\ell)`."""
         return float(_sigmoid(self.logit))
 
     def probs(self) -> np.ndarray:
@@ -133,7 +129,7 @@ class Bernoulli(_Distribution):
         return np.array([0, 1])
 
     def mean(self) -> float:
-        """:math:`E[x] = \\sigma(\\ell)`."""
+        """:math:`E[x] = \\operatorname{sigmoid}(\\ell)`."""
         return self.prob()
 
     def sample(self, rng, n: int) -> np.ndarray:
@@ -148,7 +144,7 @@ class Bernoulli(_Distribution):
         return x * self.logit - np.logaddexp(0.0, self.logit)
 
     def score(self, x) -> np.ndarray:
-        """:math:`\\partial_\\ell \\log p(x) = x - \\sigma(\\ell)`; x (n,) of 0/1, returns (n, 1)."""
+        """:math:`\\partial_\\ell \\log p(x) = x - \\operatorname{sigmoid}(\\ell)`; x (n,) of 0/1, returns (n, 1)."""
         x = _check_labels(x, 2)
         return (x - self.prob()).astype(float)[:, None]
 
@@ -223,19 +219,19 @@ class Categorical(_Distribution):
 
 
 class Gaussian(_Distribution):
-    """Diagonal normal :math:`\\mathcal N(\\mu, \\operatorname{diag}(\\sigma^2))` with :math:`\\sigma = e^{\\log\\sigma}`.
+    """Diagonal normal :math:`\\mathcal N(\\mu, \\operatorname{diag}(\\sigma^2))` with :math:`\\sigma = e^{\\omega}`.
 
     Parameters
     ----------
     mean : float or array of shape (d,)
         The mean :math:`\\mu`; must be finite.
     log_std : float or array of shape (d,)
-        The log standard deviations; a single number is used for every dimension.
+        The log standard deviations :math:`\\omega = \\log\\sigma`; a single number is used for every dimension.
         Must be finite and no larger than 300 in absolute value (so that
         :math:`\\sigma` and :math:`1/\\sigma^2` stay finite).
 
     Samples have shape (n, d). ``params`` is ``[mean..., log_std...]``, shape (2d,).
-    Parametrising by :math:`\\log\\sigma` keeps :math:`\\sigma > 0` for every parameter value.
+    Parametrising by :math:`\\omega = \\log\\sigma` keeps :math:`\\sigma > 0` for every parameter value.
     """
 
     LOG_STD_LIMIT = 300.0
@@ -270,7 +266,7 @@ class Gaussian(_Distribution):
         return self._params[self.dim:].copy()
 
     def std(self) -> np.ndarray:
-        """:math:`\\sigma = e^{\\log\\sigma}`, shape (d,)."""
+        """:math:`\\sigma = e^{\\omega}`, shape (d,)."""
         return np.exp(self._params[self.dim:])
 
     def mean(self) -> np.ndarray:
@@ -317,7 +313,7 @@ class Gaussian(_Distribution):
         return np.sum(-0.5 * u**2 - self.log_std - 0.5 * np.log(2.0 * np.pi), axis=1)
 
     def score(self, x) -> np.ndarray:
-        """Analytic :math:`\\nabla_{(\\mu, \\log\\sigma)} \\log p(x)`; x (n, d), returns (n, 2d).
+        """Analytic :math:`\\nabla_{(\\mu, \\omega)} \\log p(x)`, :math:`\\omega = \\log\\sigma`; x (n, d), returns (n, 2d).
 
         The first d columns are :math:`(x - \\mu)/\\sigma^2`, the last d are
         :math:`((x - \\mu)/\\sigma)^2 - 1`.

@@ -1,15 +1,16 @@
 """Evolution strategies: black-box optimisation with the score-function estimator.
 
-Replace the objective :math:`f(\\theta)` by its Gaussian smoothing
+Replace the objective :math:`f(\\theta)` by its Gaussian smoothing, with :math:`\\sigma` the standard
+deviation of the search Gaussian (its width) in every coordinate,
 
 .. math::  J_\\sigma(\\theta) = \\mathbb E_{x \\sim \\mathcal N(\\theta, \\sigma^2 I)}[f(x)]
-           = \\mathbb E_{\\epsilon \\sim \\mathcal N(0, I)}[f(\\theta + \\sigma\\epsilon)].
+           = \\mathbb E_{\\varepsilon \\sim \\mathcal N(0, I)}[f(\\theta + \\sigma\\varepsilon)].
 
 Its gradient is the general score-function estimator with the search distribution
 :math:`p_\\theta = \\mathcal N(\\theta, \\sigma^2 I)`, whose score in the mean is
-:math:`(x - \\theta)/\\sigma^2 = \\epsilon/\\sigma`:
+:math:`(x - \\theta)/\\sigma^2 = \\varepsilon/\\sigma`:
 
-.. math::  \\nabla_\\theta J_\\sigma(\\theta) = \\mathbb E[f(\\theta + \\sigma\\epsilon)\\,\\epsilon] / \\sigma .
+.. math::  \\nabla_\\theta J_\\sigma(\\theta) = \\mathbb E[f(\\theta + \\sigma\\varepsilon)\\,\\varepsilon] / \\sigma .
 
 Only values of f are needed, never its gradient: f is a black box.  This module provides the
 search distribution (:class:`SearchDistribution`, with antithetic sampling), rank-based fitness
@@ -209,7 +210,7 @@ def optimize(f, theta0, *, sigma: float, population: int, iterations: int, learn
     (in mirrored pairs if ``antithetic``), evaluates f on the whole batch at once, turns the
     values into fitness (``-f`` when minimising), shapes it (``shaping="ranks"``: centred ranks,
     :func:`centered_ranks`; ``"none"``: raw fitness), and forms the score-function estimate
-    :math:`g = \\frac1n\\sum_i u_i\\,\\epsilon_i/\\sigma` of the ascent direction.  The mean moves by an
+    :math:`g = \\frac1n\\sum_i u_i\\,\\varepsilon_i/\\sigma` of the ascent direction.  The mean moves by an
     Adam (``optimizer="adam"``) or SGD (``"sgd"``, optional ``momentum``) step along g.  After each
     iteration ``sigma`` is multiplied by ``sigma_decay`` (not below ``sigma_min``) and the step size
     by ``learning_rate_decay``.
@@ -312,7 +313,7 @@ def rosenbrock(x, a: float = 1.0, b: float = 100.0) -> np.ndarray:
 def rosenbrock_smoothed(theta, sigma: float, a: float = 1.0, b: float = 100.0):
     """Closed form of the Gaussian-smoothed 2-D Rosenbrock function :math:`J_\\sigma(\\theta)`.
 
-    With :math:`x = \\theta_1 + \\sigma\\epsilon_1`, :math:`y = \\theta_2 + \\sigma\\epsilon_2`:
+    With :math:`x = \\theta_1 + \\sigma\\varepsilon_1`, :math:`y = \\theta_2 + \\sigma\\varepsilon_2`:
     :math:`E[(a - x)^2] = (a-\\theta_1)^2 + \\sigma^2` and :math:`y - x^2` has mean
     :math:`\\theta_2 - \\theta_1^2 - \\sigma^2` and variance :math:`\\sigma^2 + 4\\theta_1^2\\sigma^2 + 2\\sigma^4`.
     theta (2,) gives a float; theta (..., 2) gives an array of shape (...).
@@ -320,9 +321,10 @@ def rosenbrock_smoothed(theta, sigma: float, a: float = 1.0, b: float = 100.0):
     theta = check_finite(theta, "theta")
     if theta.ndim < 1 or theta.shape[-1] != 2:
         raise ValueError(f"theta must have shape (2,) or (..., 2), got {theta.shape}")
-    s2 = check_positive(sigma, "sigma") ** 2
+    sigma2 = check_positive(sigma, "sigma") ** 2
     t1, t2 = theta[..., 0], theta[..., 1]
-    value = (a - t1) ** 2 + s2 + b * ((t2 - t1**2 - s2) ** 2 + s2 + 4 * t1**2 * s2 + 2 * s2**2)
+    value = (a - t1) ** 2 + sigma2 + b * ((t2 - t1**2 - sigma2) ** 2 + sigma2 + 4 * t1**2 * sigma2
+                                         + 2 * sigma2**2)
     return float(value) if theta.ndim == 1 else value
 
 
@@ -330,9 +332,9 @@ def rosenbrock_smoothed_minimiser(sigma: float, a: float = 1.0, b: float = 100.0
     """The unique minimiser of the smoothed 2-D Rosenbrock function:
     :math:`\\theta_1 = a / (1 + 4 b \\sigma^2)`, :math:`\\theta_2 = \\theta_1^2 + \\sigma^2`
     (set both partial derivatives of :func:`rosenbrock_smoothed` to zero)."""
-    s2 = check_positive(sigma, "sigma") ** 2
-    t1 = a / (1 + 4 * b * s2)
-    return np.array([t1, t1**2 + s2])
+    sigma2 = check_positive(sigma, "sigma") ** 2
+    t1 = a / (1 + 4 * b * sigma2)
+    return np.array([t1, t1**2 + sigma2])
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,7 @@ class Quadratic:
     Vectorised call (n, d) -> (n,).  Closed forms: the smoothed objective
     :math:`J_\\sigma(\\theta) = f(\\theta) + \\tfrac12\\sigma^2\\,\\mathrm{tr}A`, its gradient
     :math:`A(\\theta - x^*)` (the same as f's), and the covariance of one antithetic pair
-    sample :math:`\\epsilon\\epsilon^\\top g` (g the gradient): :math:`\\|g\\|^2 I + g g^\\top`.
+    sample :math:`\\varepsilon\\varepsilon^\\top g` (g the gradient): :math:`\\|g\\|^2 I + g g^\\top`.
     """
 
     A: np.ndarray
@@ -372,8 +374,8 @@ class Quadratic:
         return self.A @ (theta - self.x_star)
 
     def smoothed(self, theta, sigma: float) -> float:
-        s = check_positive(sigma, "sigma")
-        return float(self(theta)[0] + 0.5 * s**2 * np.trace(self.A))
+        sigma = check_positive(sigma, "sigma")
+        return float(self(theta)[0] + 0.5 * sigma**2 * np.trace(self.A))
 
     def smoothed_gradient(self, theta, sigma: float) -> np.ndarray:
         check_positive(sigma, "sigma")
@@ -406,8 +408,8 @@ CARTPOLE_DIM = 5  # 4 observation weights + 1 bias
 
 
 def linear_policy_actions(thetas, obs) -> np.ndarray:
-    """Deterministic linear policy, one weight vector per environment: push right (1) when
-    ``obs @ w + bias > 0``, else left (0).  thetas (n, 5) = [w (4), bias]; obs (n, 4) -> (n,) ints."""
+    """Deterministic linear policy, one parameter vector per environment: push right (1) when
+    ``obs @ theta[:4] + theta[4] > 0``, else left (0).  thetas (n, 5) = [4 weights, bias]; obs (n, 4) -> (n,) ints."""
     return (np.einsum("ni,ni->n", obs, thetas[:, :4]) + thetas[:, 4] > 0).astype(np.int64)
 
 

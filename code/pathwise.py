@@ -7,18 +7,20 @@ For a distribution that can be written as a smooth map of fixed noise,
 .. math::
 
     \\nabla_\\theta \\, \\mathbb E_{x \\sim p_\\theta}[f(x)]
-      = \\mathbb E_{\\varepsilon}\\big[ J_\\theta(\\varepsilon)^\\top \\, \\nabla_x f(x) \\big|_{x = g_\\theta(\\varepsilon)} \\big],
-    \\qquad J_\\theta(\\varepsilon) = \\partial g_\\theta(\\varepsilon) / \\partial \\theta .
+      = \\mathbb E_{\\varepsilon}\\big[ D_\\theta(\\varepsilon)^\\top \\, \\nabla_x f(x) \\big|_{x = g_\\theta(\\varepsilon)} \\big],
+    \\qquad D_\\theta(\\varepsilon) = \\partial g_\\theta(\\varepsilon) / \\partial \\theta
+
+(:math:`D_\\theta` is the Jacobian of the map from noise to sample).
 
 Unlike the score-function estimator it needs the gradient of ``f`` (``grad_f``), not
 just its values.  For the diagonal Gaussian of :mod:`pgbook.distributions`,
-:math:`x = \\mu + \\sigma \\odot \\varepsilon` with :math:`\\sigma = e^{\\log\\sigma}`, so with
-:math:`g = \\nabla_x f(x)` the per-sample gradient is
+:math:`x = \\mu + \\sigma \\odot \\varepsilon` with :math:`\\sigma = e^{\\omega}` (:math:`\\omega` the
+log standard deviation), so the per-sample gradient is
 
 .. math::
 
-    \\frac{\\partial f}{\\partial \\mu_i} = g_i, \\qquad
-    \\frac{\\partial f}{\\partial \\log\\sigma_i} = g_i \\, \\sigma_i \\, \\varepsilon_i .
+    \\frac{\\partial f}{\\partial \\mu_i} = \\frac{\\partial f}{\\partial x_i}, \\qquad
+    \\frac{\\partial f}{\\partial \\omega_i} = \\frac{\\partial f}{\\partial x_i} \\, \\sigma_i \\, \\varepsilon_i .
 
 Public functions (stable signatures, used by the VI and black-box chapters):
 
@@ -56,7 +58,7 @@ def reparameterization_jacobian(dist, eps) -> np.ndarray:
     dist : pgbook.distributions.Gaussian, or any object with ``reparameterize_jacobian(eps)``
         For a Gaussian with d dimensions, ``params = [mean..., log_std...]`` (P = 2d) and
         :math:`\\partial x_i/\\partial\\mu_j = \\delta_{ij}`,
-        :math:`\\partial x_i/\\partial\\log\\sigma_j = \\delta_{ij}\\,\\sigma_i\\varepsilon_i`.
+        :math:`\\partial x_i/\\partial\\omega_j = \\delta_{ij}\\,\\sigma_i\\varepsilon_i` (:math:`\\omega = \\log\\sigma`).
     eps : array (n, d) (or (n,) when d = 1)
         Standard-normal noise.
 
@@ -98,7 +100,7 @@ def _check_eps(eps, d: int) -> np.ndarray:
 def pathwise_from_eps(dist, grad_f, eps) -> np.ndarray:
     """Pathwise gradient samples for the given noise draws ``eps``.
 
-    Each row is :math:`J_\\theta(\\varepsilon_k)^\\top \\nabla_x f(x_k)` with
+    Each row is :math:`D_\\theta(\\varepsilon_k)^\\top \\nabla_x f(x_k)` with
     :math:`x_k = g_\\theta(\\varepsilon_k)`.
 
     Parameters
@@ -139,7 +141,7 @@ def pathwise_samples(dist, grad_f, n: int, rng) -> np.ndarray:
 
     Draws :math:`\\varepsilon_k` with ``dist.sample_eps(rng, n)``, maps them to
     :math:`x_k = g_\\theta(\\varepsilon_k)` and returns
-    :math:`J_\\theta(\\varepsilon_k)^\\top \\nabla_x f(x_k)`.  Their mean is an unbiased estimate
+    :math:`D_\\theta(\\varepsilon_k)^\\top \\nabla_x f(x_k)`.  Their mean is an unbiased estimate
     of :math:`\\nabla_\\theta \\mathbb E_{x\\sim p_\\theta}[f(x)]` whenever f is differentiable
     (and the expectation and gradient may be swapped).
 

@@ -1,24 +1,24 @@
 """Exact means and variances of one-dimensional Gaussian gradient estimators.
 
-For :math:`x \\sim \\mathcal N(\\mu, \\sigma^2)` write :math:`x = \\mu + \\sigma\\epsilon` with
-:math:`\\epsilon \\sim \\mathcal N(0, 1)`.  Every expectation in this module is an integral
+For :math:`x \\sim \\mathcal N(\\mu, \\sigma^2)` write :math:`x = \\mu + \\sigma\\varepsilon` with
+:math:`\\varepsilon \\sim \\mathcal N(0, 1)`.  Every expectation in this module is an integral
 against the standard normal density, which Gauss-Hermite quadrature computes to machine
 precision for smooth integrands:
 
-.. math::  \\mathbb E[g(\\epsilon)] \\approx \\sum_i w_i\\, g(t_i),
+.. math::  \\mathbb E[h(\\varepsilon)] \\approx \\sum_i \\rho_i\\, h(\\nu_i),
 
-with the nodes :math:`t_i` and weights :math:`w_i` of the probabilists' Hermite polynomials
+with the nodes :math:`\\nu_i` and weights :math:`\\rho_i` of the probabilists' Hermite polynomials
 (``numpy.polynomial.hermite_e.hermegauss``, weights normalised to sum to one).  With ``order``
 nodes the rule is exact for polynomials of degree up to ``2 * order - 1``.
 
 The estimators of :math:`\\partial/\\partial\\mu` and :math:`\\partial/\\partial\\sigma` of
-:math:`\\mathbb E[f(x)]` compared in the book, for one draw :math:`\\epsilon`:
+:math:`\\mathbb E[f(x)]` compared in the book, for one draw :math:`\\varepsilon`:
 
 ==================  ===============================================  ==================================
 parameter           score function (optionally minus a baseline b)   pathwise (reparameterisation)
 ==================  ===============================================  ==================================
-:math:`\\mu`         :math:`(f(x) - b)\\,\\epsilon/\\sigma`             :math:`f'(x)`
-:math:`\\sigma`      :math:`(f(x) - b)\\,(\\epsilon^2 - 1)/\\sigma`     :math:`f'(x)\\,\\epsilon`
+:math:`\\mu`         :math:`(f(x) - b)\\,\\varepsilon/\\sigma`           :math:`f'(x)`
+:math:`\\sigma`      :math:`(f(x) - b)\\,(\\varepsilon^2 - 1)/\\sigma`    :math:`f'(x)\\,\\varepsilon`
 ==================  ===============================================  ==================================
 
 Costs: ``"quadratic"`` :math:`(x-k)^2`, ``"gaussian"`` :math:`e^{-k x^2}` and ``"cosine"``
@@ -48,7 +48,6 @@ __all__ = [
     "variance_removed",
     "quadratic_closed_form",
     "monte_carlo_samples",
-    "variance_z",
     "DEFAULT_ORDER",
     "MAX_ORDER",
 ]
@@ -109,9 +108,10 @@ def _cached_rule(order: int):
 
 
 def gauss_hermite(order: int = DEFAULT_ORDER) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes ``t`` (order,) and weights ``w`` (order,) with ``sum(w * g(t)) = E[g(eps)]``, eps ~ N(0, 1).
+    """Nodes :math:`\\nu_i` (order,) and weights :math:`\\rho_i` (order,) with :math:`\\sum_i \\rho_i h(\\nu_i) = E[h(\\varepsilon)]`,
+    :math:`\\varepsilon \\sim N(0, 1)`; returned as ``(nodes, weights)``.
 
-    Exact for polynomials ``g`` of degree up to ``2 * order - 1``.  Raises ValueError unless
+    Exact for polynomials ``h`` of degree up to ``2 * order - 1``.  Raises ValueError unless
     ``order`` is a positive integer.
     """
     t, w = _nodes_weights(order)
@@ -197,8 +197,9 @@ def variance_table(cost, ks, mu=0.0, sigma=1.0, order: int = DEFAULT_ORDER) -> d
     }
 
 
-def _score(t, sigma, param):
-    return t / sigma if param == "mu" else (t**2 - 1.0) / sigma
+def _score(eps, sigma, param):
+    """The score of ``param`` at x = mu + sigma * eps: eps / sigma for mu, (eps^2 - 1) / sigma for sigma."""
+    return eps / sigma if param == "mu" else (eps**2 - 1.0) / sigma
 
 
 def mean_baseline(cost, k, mu=0.0, sigma=1.0, order: int = DEFAULT_ORDER) -> float:
@@ -211,22 +212,24 @@ def mean_baseline(cost, k, mu=0.0, sigma=1.0, order: int = DEFAULT_ORDER) -> flo
 def optimal_baseline(cost, k, mu=0.0, sigma=1.0, param="mu", order: int = DEFAULT_ORDER) -> float:
     """The variance-optimal constant baseline for the score-function estimator of ``param``.
 
-    Because ``E[s] = 0`` for the score ``s``, ``Var[(f - b) s] = E[f^2 s^2] - 2 b E[f s^2] + b^2 E[s^2]
-    - (E[f s])^2``, a parabola in ``b`` with its minimum at ``b* = E[f s^2] / E[s^2]``.
+    With ``score`` the derivative of log p in ``param`` (mean zero),
+    ``Var[(f - b) score] = E[f^2 score^2] - 2 b E[f score^2] + b^2 E[score^2] - (E[f score])^2``, a parabola in
+    ``b`` with its minimum at ``b* = E[f score^2] / E[score^2]``.
     """
     cost = get_cost(cost)
     _check_choice(param, "param", PARAMETERS)
     mu, sigma = _check_mu_sigma(mu, sigma)
     k = float(check_finite(k, "k"))
     t, w = _nodes_weights(order)
-    s2 = _score(t, sigma, param) ** 2
-    return float((w @ (cost.f(mu + sigma * t, k) * s2)) / (w @ s2))
+    score2 = _score(t, sigma, param) ** 2
+    return float((w @ (cost.f(mu + sigma * t, k) * score2)) / (w @ score2))
 
 
 def variance_removed(cost, k, mu=0.0, sigma=1.0, param="mu", baseline=0.0, order: int = DEFAULT_ORDER) -> float:
-    """``Var[f s] - Var[(f - b) s] = 2 b E[f s^2] - b^2 E[s^2]``: what a constant baseline ``b`` removes.
+    """``Var[f score] - Var[(f - b) score] = 2 b E[f score^2] - b^2 E[score^2]``: what a constant baseline ``b``
+    removes (``score`` the derivative of log p in ``param``).
 
-    Positive means the baseline helps; at the optimal baseline it equals ``E[f s^2]^2 / E[s^2]``.
+    Positive means the baseline helps; at the optimal baseline it equals ``E[f score^2]^2 / E[score^2]``.
     """
     cost = get_cost(cost)
     _check_choice(param, "param", PARAMETERS)
@@ -234,8 +237,8 @@ def variance_removed(cost, k, mu=0.0, sigma=1.0, param="mu", baseline=0.0, order
     k = float(check_finite(k, "k"))
     b = float(check_finite(baseline, "baseline"))
     t, w = _nodes_weights(order)
-    s2 = _score(t, sigma, param) ** 2
-    return float(2.0 * b * (w @ (cost.f(mu + sigma * t, k) * s2)) - b**2 * (w @ s2))
+    score2 = _score(t, sigma, param) ** 2
+    return float(2.0 * b * (w @ (cost.f(mu + sigma * t, k) * score2)) - b**2 * (w @ score2))
 
 
 def quadratic_closed_form(k, mu=0.0, sigma=1.0) -> dict:
@@ -254,15 +257,15 @@ def quadratic_closed_form(k, mu=0.0, sigma=1.0) -> dict:
     """
     mu, sigma = _check_mu_sigma(mu, sigma)
     m = mu - float(check_finite(k, "k"))
-    s2 = sigma**2
+    sigma2 = sigma**2
     return {
-        ("score", "mu"): (m**4 + 18 * m**2 * s2 + 15 * s2**2) / s2 - 4 * m**2,
-        ("score", "sigma"): (2 * m**4 + 60 * m**2 * s2 + 78 * s2**2) / s2 - 4 * s2,
-        ("pathwise", "mu"): 4 * s2,
-        ("pathwise", "sigma"): 4 * m**2 + 8 * s2,
-        "mean_baseline": m**2 + s2,
-        ("optimal_baseline", "mu"): m**2 + 3 * s2,
-        ("optimal_baseline", "sigma"): m**2 + 5 * s2,
+        ("score", "mu"): (m**4 + 18 * m**2 * sigma2 + 15 * sigma2**2) / sigma2 - 4 * m**2,
+        ("score", "sigma"): (2 * m**4 + 60 * m**2 * sigma2 + 78 * sigma2**2) / sigma2 - 4 * sigma2,
+        ("pathwise", "mu"): 4 * sigma2,
+        ("pathwise", "sigma"): 4 * m**2 + 8 * sigma2,
+        "mean_baseline": m**2 + sigma2,
+        ("optimal_baseline", "mu"): m**2 + 3 * sigma2,
+        ("optimal_baseline", "sigma"): m**2 + 5 * sigma2,
     }
 
 
@@ -271,8 +274,8 @@ def monte_carlo_samples(cost, k, mu, sigma, n: int, rng: np.random.Generator, ba
 
     Uses ``pgbook.estimators.score_function_samples`` and ``pgbook.pathwise.pathwise_samples`` on a
     one-dimensional ``pgbook.distributions.Gaussian(mu, log(sigma))``.  That distribution is
-    parametrised by ``log sigma``, so its second column is converted to the sigma-derivative with
-    the chain rule :math:`\\partial/\\partial\\sigma = \\sigma^{-1}\\,\\partial/\\partial\\log\\sigma`.
+    parametrised by :math:`\\omega = \\log\\sigma`, so its second column is converted to the sigma-derivative with
+    the chain rule :math:`\\partial/\\partial\\sigma = \\sigma^{-1}\\,\\partial/\\partial\\omega`.
     The score-function draws subtract ``baseline``.  Returns a dict with the keys
     ``(estimator, param)`` of :func:`variance_table`, each an array (n,).
     """
@@ -294,22 +297,3 @@ def monte_carlo_samples(cost, k, mu, sigma, n: int, rng: np.random.Generator, ba
         ("pathwise", "mu"): path[:, 0],
         ("pathwise", "sigma"): path[:, 1] / sigma,
     }
-
-
-def variance_z(samples, exact_variance: float) -> float:
-    """How many standard errors the sample variance of ``samples`` (n,) lies from ``exact_variance``.
-
-    The standard error of the sample variance is estimated from the spread of the squared
-    deviations, :math:`\\mathrm{sd}[(g - \\bar g)^2] / \\sqrt n`, valid when g has a finite fourth
-    moment (true for every estimator here).  Returns 0 when the samples are constant and match.
-    """
-    samples = check_shape(check_finite(samples, "samples"), (None,), "samples")
-    if samples.size < 2:
-        raise ValueError(f"samples must hold at least 2 values, got {samples.size}")
-    exact_variance = float(check_finite(exact_variance, "exact_variance"))
-    dev2 = (samples - samples.mean()) ** 2
-    se = dev2.std(ddof=1) / np.sqrt(samples.size)
-    err = dev2.mean() - exact_variance
-    if se == 0.0:
-        return 0.0 if abs(err) <= 1e-12 * max(1.0, abs(exact_variance)) else float(np.sign(err) * np.inf)
-    return float(err / se)

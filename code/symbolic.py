@@ -184,9 +184,10 @@ class SymbolicFamily:
 
 
 def bernoulli() -> SymbolicFamily:
-    """Bernoulli with logit :math:`\\ell`: :math:`p(x) = \\sigma(\\ell)^x (1-\\sigma(\\ell))^{1-x}`, x in {0, 1}.
+    """Bernoulli with logit :math:`\\ell`: :math:`p(x) = \\operatorname{sigmoid}(\\ell)^x (1-\\operatorname{sigmoid}(\\ell))^{1-x}`,
+    x in {0, 1}.
 
-    Closed-form score: :math:`x - \\sigma(\\ell)`.
+    Closed-form score: :math:`x - \\operatorname{sigmoid}(\\ell)`.
     """
     ell = sp.Symbol("ell", real=True)
     x = sp.Symbol("x", integer=True, nonnegative=True)
@@ -222,13 +223,15 @@ def categorical(n_categories: int = 3) -> SymbolicFamily:
 
 
 def gaussian() -> SymbolicFamily:
-    """One-dimensional normal with mean :math:`\\mu` and log standard deviation :math:`s` (:math:`\\sigma = e^s`).
+    """One-dimensional normal with mean :math:`\\mu` and log standard deviation :math:`\\omega` (:math:`\\sigma = e^\\omega`).
+
+    The parameters are the SymPy symbols ``mu`` and ``omega``, in that order.
 
     Closed-form score: :math:`((x-\\mu)/\\sigma^2,\\; (x-\\mu)^2/\\sigma^2 - 1)`.
     """
-    mu, s = sp.symbols("mu s", real=True)
+    mu, omega = sp.symbols("mu omega", real=True)
     x = sp.Symbol("x", real=True)
-    sigma = sp.exp(s)
+    sigma = sp.exp(omega)
 
     def prob(o):
         return sp.exp(-((o - mu) ** 2) / (2 * sigma**2)) / (sp.sqrt(2 * sp.pi) * sigma)
@@ -236,7 +239,7 @@ def gaussian() -> SymbolicFamily:
     def closed(o):
         return [(o - mu) / sigma**2, (o - mu) ** 2 / sigma**2 - 1]
 
-    return SymbolicFamily("Gaussian", (mu, s), x, None, prob, closed)
+    return SymbolicFamily("Gaussian", (mu, omega), x, None, prob, closed)
 
 
 def expected_score(family: SymbolicFamily) -> sp.Matrix:

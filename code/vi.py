@@ -1,33 +1,33 @@
 """Variational inference with the score-function (black-box) and pathwise ELBO gradients.
 
-We want a distribution :math:`q_\\lambda(z)` close to the posterior :math:`p(z \\mid y)`.  The
+We want a distribution :math:`q_\\phi(z)` close to the posterior :math:`p(z \\mid y)`.  The
 evidence lower bound (ELBO)
 
 .. math::
 
-    \\mathcal L(\\lambda) = \\mathbb E_{z \\sim q_\\lambda}\\big[\\log p(y, z) - \\log q_\\lambda(z)\\big]
-                     = \\log p(y) - \\mathrm{KL}\\big(q_\\lambda \\,\\|\\, p(\\cdot \\mid y)\\big)
+    \\mathcal L(\\phi) = \\mathbb E_{z \\sim q_\\phi}\\big[\\log p(y, z) - \\log q_\\phi(z)\\big]
+                     = \\log p(y) - \\mathrm{KL}\\big(q_\\phi \\,\\|\\, p(\\cdot \\mid y)\\big)
 
 is an expectation under a distribution we control, so its gradient has the score-function
 form (black-box VI, Ranganath et al. 2014)
 
 .. math::
 
-    \\nabla_\\lambda \\mathcal L = \\mathbb E_{q_\\lambda}\\big[(\\log p(y, z) - \\log q_\\lambda(z))\\,
-                                  \\nabla_\\lambda \\log q_\\lambda(z)\\big]
+    \\nabla_\\phi \\mathcal L = \\mathbb E_{q_\\phi}\\big[(\\log p(y, z) - \\log q_\\phi(z))\\,
+                                  \\nabla_\\phi \\log q_\\phi(z)\\big]
 
-(the term from differentiating :math:`-\\log q_\\lambda` inside the bracket has mean zero).
+(the term from differentiating :math:`-\\log q_\\phi` inside the bracket has mean zero).
 When q is reparameterisable and :math:`\\log p(y, z)` differentiable in z, the pathwise
 estimator applies too.
 
 Three models, each with ``log_joint(z)``, ``elbo(params)``, ``elbo_grad(params)``, ``make_q(params)``
 and ``initial_params()``:
 
-* :class:`ConjugateGaussianModel`: :math:`y_i \\sim \\mathcal N(z, \\sigma^2)`, :math:`z \\sim \\mathcal N(m_0, s_0^2)`,
-  Gaussian q with ``params = [mean, log_std]``: ELBO, its gradient, the posterior and
-  :math:`\\log p(y)` in closed form.
+* :class:`ConjugateGaussianModel`: :math:`y_i \\sim \\mathcal N(z, \\sigma_y^2)`, :math:`z \\sim \\mathcal N(m_0, \\sigma_0^2)`,
+  Gaussian q with ``params`` :math:`\\phi = (\\mu, \\omega)` (mean, log standard deviation): ELBO, its
+  gradient, the posterior and :math:`\\log p(y)` in closed form.
 * :class:`LogisticRegressionModel`: Bayesian logistic regression with a Gaussian prior on the
-  weights and a diagonal Gaussian q; no closed form, so ``elbo`` and ``elbo_grad`` use
+  coefficients :math:`\\beta` and a diagonal Gaussian q; no closed form, so ``elbo`` and ``elbo_grad`` use
   Gauss-Hermite quadrature (accurate to many digits for the book's 2-D example).
 * :class:`DiscreteSourceModel`: a discrete latent (which of K sources produced the readings)
   with a categorical q; exact by enumeration.  Only the score function applies.
@@ -84,9 +84,9 @@ def _check_rng(rng):
 # Gaussian helpers
 # ---------------------------------------------------------------------------------------------
 def gaussian_kl(mean_q, std_q, mean_p, std_p) -> float:
-    """:math:`\\mathrm{KL}(\\mathcal N(m_q, s_q^2) \\,\\|\\, \\mathcal N(m_p, s_p^2))`, summed over independent dimensions.
+    """:math:`\\mathrm{KL}(\\mathcal N(\\mu_q, \\sigma_q^2) \\,\\|\\, \\mathcal N(\\mu_p, \\sigma_p^2))`, summed over independent dimensions.
 
-    Per dimension: :math:`\\log(s_p/s_q) + (s_q^2 + (m_q - m_p)^2)/(2 s_p^2) - 1/2`.
+    Per dimension: :math:`\\log(\\sigma_p/\\sigma_q) + (\\sigma_q^2 + (\\mu_q - \\mu_p)^2)/(2 \\sigma_p^2) - 1/2`.
     Arguments are numbers or arrays of one shape; standard deviations must be positive.
     """
     mean_q, std_q, mean_p, std_p = (np.atleast_1d(check_finite(a, nm)) for a, nm in (
@@ -105,7 +105,8 @@ def gaussian_kl(mean_q, std_q, mean_p, std_p) -> float:
 
 
 def gaussian_entropy(log_std) -> float:
-    """Entropy of a diagonal Gaussian: :math:`\\sum_i \\log\\sigma_i + \\tfrac d2 \\log(2\\pi e)`."""
+    """Entropy of a diagonal Gaussian: :math:`\\sum_i \\omega_i + \\tfrac d2 \\log(2\\pi e)`,
+    with the log standard deviations :math:`\\omega_i = \\log\\sigma_i` (``log_std``)."""
     log_std = np.atleast_1d(check_finite(log_std, "log_std"))
     return float(np.sum(log_std) + 0.5 * log_std.size * (LOG_2PI + 1.0))
 
@@ -135,11 +136,11 @@ def gaussian_expectation(fn, mean, std, order: int = 32) -> np.ndarray:
     weights = weights / np.sqrt(2.0 * np.pi)
     grids = np.meshgrid(*([nodes] * d), indexing="ij")
     eps = np.stack([g.ravel() for g in grids], axis=1)  # (order**d, d)
-    w = np.ones(eps.shape[0])
+    node_weights = np.ones(eps.shape[0])
     for g in np.meshgrid(*([weights] * d), indexing="ij"):
-        w = w * g.ravel()
+        node_weights = node_weights * g.ravel()
     values = np.asarray(fn(mean + std * eps), dtype=float)
-    return np.tensordot(w, values, axes=(0, 0))
+    return np.tensordot(node_weights, values, axes=(0, 0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,22 +170,22 @@ class _GaussianQModel:
 
 
 class ConjugateGaussianModel(_GaussianQModel):
-    """Unknown mean with a Gaussian prior: :math:`z \\sim \\mathcal N(m_0, s_0^2)`, :math:`y_i \\mid z \\sim \\mathcal N(z, \\sigma^2)`.
+    """Unknown mean with a Gaussian prior: :math:`z \\sim \\mathcal N(m_0, \\sigma_0^2)`, :math:`y_i \\mid z \\sim \\mathcal N(z, \\sigma_y^2)`.
 
     Parameters
     ----------
     y : array (N,) of observations, N >= 1
-    noise_std : :math:`\\sigma > 0`
+    noise_std : :math:`\\sigma_y > 0`
     prior_mean : :math:`m_0`
-    prior_std : :math:`s_0 > 0`
+    prior_std : :math:`\\sigma_0 > 0`
 
-    With :math:`q = \\mathcal N(\\mu, e^{2\\omega})` (``params = [mu, omega]``), every quantity is in
+    With :math:`q_\\phi = \\mathcal N(\\mu, e^{2\\omega})` (``params`` :math:`\\phi` ``= [mu, omega]``), every quantity is in
     closed form:
 
     .. math::
 
-        \\mathcal L(\\mu, \\omega) = \\sum_i \\Big[-\\tfrac12\\log 2\\pi\\sigma^2 - \\frac{(y_i-\\mu)^2 + e^{2\\omega}}{2\\sigma^2}\\Big]
-           - \\tfrac12\\log 2\\pi s_0^2 - \\frac{(\\mu - m_0)^2 + e^{2\\omega}}{2 s_0^2} + \\omega + \\tfrac12\\log 2\\pi e .
+        \\mathcal L(\\mu, \\omega) = \\sum_i \\Big[-\\tfrac12\\log 2\\pi\\sigma_y^2 - \\frac{(y_i-\\mu)^2 + e^{2\\omega}}{2\\sigma_y^2}\\Big]
+           - \\tfrac12\\log 2\\pi \\sigma_0^2 - \\frac{(\\mu - m_0)^2 + e^{2\\omega}}{2 \\sigma_0^2} + \\omega + \\tfrac12\\log 2\\pi e .
     """
 
     dim = 1
@@ -201,7 +202,7 @@ class ConjugateGaussianModel(_GaussianQModel):
     @classmethod
     def generate(cls, rng, n_data: int = 20, true_mean: float = 1.5, noise_std: float = 1.0,
                  prior_mean: float = 0.0, prior_std: float = 2.0) -> "ConjugateGaussianModel":
-        """A model with ``n_data`` observations drawn from :math:`\\mathcal N(\\text{true\\_mean}, \\sigma^2)`."""
+        """A model with ``n_data`` observations drawn from :math:`\\mathcal N(\\text{true\\_mean}, \\sigma_y^2)`."""
         rng = _check_rng(rng)
         n_data = check_positive_int(n_data, "n_data")
         y = true_mean + check_positive(noise_std, "noise_std") * rng.standard_normal(n_data)
@@ -212,27 +213,27 @@ class ConjugateGaussianModel(_GaussianQModel):
         return int(self.y.size)
 
     def log_joint(self, z) -> np.ndarray:
-        """:math:`\\log p(y, z) = \\sum_i \\log \\mathcal N(y_i; z, \\sigma^2) + \\log \\mathcal N(z; m_0, s_0^2)`; z (n, 1) -> (n,)."""
+        """:math:`\\log p(y, z) = \\sum_i \\log \\mathcal N(y_i; z, \\sigma_y^2) + \\log \\mathcal N(z; m_0, \\sigma_0^2)`; z (n, 1) -> (n,)."""
         z = self._z(z)[:, 0]
-        s2, p2 = self.noise_std**2, self.prior_std**2
-        loglik = -0.5 * self.n_data * (LOG_2PI + np.log(s2)) - 0.5 * (
-            np.sum(self.y**2) - 2.0 * z * np.sum(self.y) + self.n_data * z**2) / s2
-        logprior = -0.5 * (LOG_2PI + np.log(p2)) - 0.5 * (z - self.prior_mean) ** 2 / p2
+        noise_var, prior_var = self.noise_std**2, self.prior_std**2
+        loglik = -0.5 * self.n_data * (LOG_2PI + np.log(noise_var)) - 0.5 * (
+            np.sum(self.y**2) - 2.0 * z * np.sum(self.y) + self.n_data * z**2) / noise_var
+        logprior = -0.5 * (LOG_2PI + np.log(prior_var)) - 0.5 * (z - self.prior_mean) ** 2 / prior_var
         return loglik + logprior
 
     def grad_log_joint(self, z) -> np.ndarray:
-        """:math:`\\partial_z \\log p(y, z) = \\sum_i (y_i - z)/\\sigma^2 - (z - m_0)/s_0^2`; z (n, 1) -> (n, 1)."""
+        """:math:`\\partial_z \\log p(y, z) = \\sum_i (y_i - z)/\\sigma_y^2 - (z - m_0)/\\sigma_0^2`; z (n, 1) -> (n, 1)."""
         z = self._z(z)
         return (np.sum(self.y) - self.n_data * z) / self.noise_std**2 - (z - self.prior_mean) / self.prior_std**2
 
     def posterior(self) -> tuple[float, float]:
-        """Exact posterior mean and standard deviation: precision :math:`N/\\sigma^2 + 1/s_0^2`."""
+        """Exact posterior mean and standard deviation: precision :math:`N/\\sigma_y^2 + 1/\\sigma_0^2`."""
         precision = self.n_data / self.noise_std**2 + 1.0 / self.prior_std**2
         mean = (np.sum(self.y) / self.noise_std**2 + self.prior_mean / self.prior_std**2) / precision
         return float(mean), float(1.0 / np.sqrt(precision))
 
     def posterior_params(self) -> np.ndarray:
-        """The exact posterior as q parameters ``[mean, log_std]`` (the ELBO's maximiser)."""
+        """The exact posterior as q parameters :math:`\\phi^\\star` ``= [mean, log_std]`` (the ELBO's maximiser)."""
         mean, std = self.posterior()
         return np.array([mean, np.log(std)])
 
@@ -247,14 +248,14 @@ class ConjugateGaussianModel(_GaussianQModel):
         params = self.make_q(params).params
         mu, omega = params
         v = np.exp(2.0 * omega)
-        s2, p2 = self.noise_std**2, self.prior_std**2
-        e_loglik = np.sum(-0.5 * (LOG_2PI + np.log(s2)) - ((self.y - mu) ** 2 + v) / (2.0 * s2))
-        e_logprior = -0.5 * (LOG_2PI + np.log(p2)) - ((mu - self.prior_mean) ** 2 + v) / (2.0 * p2)
+        noise_var, prior_var = self.noise_std**2, self.prior_std**2
+        e_loglik = np.sum(-0.5 * (LOG_2PI + np.log(noise_var)) - ((self.y - mu) ** 2 + v) / (2.0 * noise_var))
+        e_logprior = -0.5 * (LOG_2PI + np.log(prior_var)) - ((mu - self.prior_mean) ** 2 + v) / (2.0 * prior_var)
         return float(e_loglik + e_logprior + gaussian_entropy(omega))
 
     def elbo_grad(self, params) -> np.ndarray:
         """Closed-form gradient ``[dL/dmu, dL/domega]``:
-        :math:`\\sum_i (y_i-\\mu)/\\sigma^2 - (\\mu-m_0)/s_0^2` and :math:`1 - e^{2\\omega}(N/\\sigma^2 + 1/s_0^2)`."""
+        :math:`\\sum_i (y_i-\\mu)/\\sigma_y^2 - (\\mu-m_0)/\\sigma_0^2` and :math:`1 - e^{2\\omega}(N/\\sigma_y^2 + 1/\\sigma_0^2)`."""
         mu, omega = self.make_q(params).params
         precision = self.n_data / self.noise_std**2 + 1.0 / self.prior_std**2
         d_mu = np.sum(self.y - mu) / self.noise_std**2 - (mu - self.prior_mean) / self.prior_std**2
@@ -263,6 +264,7 @@ class ConjugateGaussianModel(_GaussianQModel):
 
 
 def _sigmoid(t):
+    """:math:`\\operatorname{sigmoid}(t) = 1/(1 + e^{-t})`, without overflow."""
     return 0.5 * (1.0 + np.tanh(0.5 * t))
 
 
@@ -270,7 +272,8 @@ def logistic_regression_data(n_data: int = 30, weights=(2.0, -1.0), seed: int = 
     """A small, fixed classification data set for Bayesian logistic regression.
 
     One feature :math:`x_i \\sim \\mathcal N(0, 1)` plus a constant column (the bias), labels
-    :math:`y_i \\sim \\mathrm{Bernoulli}(\\sigma(w_0 x_i + w_1))`.  The data set is the same for
+    :math:`y_i \\sim \\mathrm{Bernoulli}(\\operatorname{sigmoid}(\\beta_0 x_i + \\beta_1))` with the true
+    coefficients :math:`(\\beta_0, \\beta_1)` = ``weights``.  The data set is the same for
     every ``PGBOOK_SEED`` (it has its own ``seed``): it is part of the example, not of the
     Monte Carlo.  Returns ``X`` (n_data, 2) and ``y`` (n_data,) of 0/1.
     """
@@ -284,13 +287,15 @@ def logistic_regression_data(n_data: int = 30, weights=(2.0, -1.0), seed: int = 
 
 
 class LogisticRegressionModel(_GaussianQModel):
-    """Bayesian logistic regression: :math:`w \\sim \\mathcal N(0, s_0^2 I)`, :math:`y_i \\sim \\mathrm{Bernoulli}(\\sigma(x_i^\\top w))`.
+    """Bayesian logistic regression: :math:`\\beta \\sim \\mathcal N(0, \\sigma_0^2 I)`,
+    :math:`y_i \\sim \\mathrm{Bernoulli}(\\operatorname{sigmoid}(x_i^\\top \\beta))`; the latent z is the
+    coefficient vector :math:`\\beta`.
 
     Parameters
     ----------
     X : array (N, D) of features (include a column of ones for a bias)
     y : array (N,) of labels 0/1
-    prior_std : :math:`s_0 > 0`
+    prior_std : :math:`\\sigma_0 > 0`
 
     The posterior is not Gaussian and the ELBO has no closed form.  For D <= 3, ``elbo`` and
     ``elbo_grad`` evaluate the Gaussian expectations by Gauss-Hermite quadrature with
@@ -311,45 +316,46 @@ class LogisticRegressionModel(_GaussianQModel):
         self.quadrature_order = check_positive_int(quadrature_order, "quadrature_order")
 
     def log_joint(self, z) -> np.ndarray:
-        """:math:`\\sum_i [y_i t_i - \\log(1+e^{t_i})] + \\log \\mathcal N(w; 0, s_0^2 I)`, :math:`t = Xw`; z (n, D) -> (n,)."""
-        w = self._z(z)
-        t = w @ self.X.T  # (n, N)
-        loglik = np.sum(self.y * t - np.logaddexp(0.0, t), axis=1)
-        logprior = -0.5 * np.sum(w**2, axis=1) / self.prior_std**2 - 0.5 * self.dim * (LOG_2PI + 2 * np.log(self.prior_std))
+        """:math:`\\sum_i [y_i u_i - \\log(1+e^{u_i})] + \\log \\mathcal N(\\beta; 0, \\sigma_0^2 I)`, :math:`u = X\\beta`; z (n, D) -> (n,)."""
+        beta = self._z(z)
+        u = beta @ self.X.T  # (n, N)
+        loglik = np.sum(self.y * u - np.logaddexp(0.0, u), axis=1)
+        logprior = (-0.5 * np.sum(beta**2, axis=1) / self.prior_std**2
+                    - 0.5 * self.dim * (LOG_2PI + 2 * np.log(self.prior_std)))
         return loglik + logprior
 
     def grad_log_joint(self, z) -> np.ndarray:
-        """:math:`\\nabla_w \\log p(y, w) = X^\\top (y - \\sigma(Xw)) - w/s_0^2`; z (n, D) -> (n, D)."""
-        w = self._z(z)
-        t = w @ self.X.T
-        return (self.y - _sigmoid(t)) @ self.X - w / self.prior_std**2
+        """:math:`\\nabla_\\beta \\log p(y, \\beta) = X^\\top (y - \\operatorname{sigmoid}(X\\beta)) - \\beta/\\sigma_0^2`; z (n, D) -> (n, D)."""
+        beta = self._z(z)
+        u = beta @ self.X.T
+        return (self.y - _sigmoid(u)) @ self.X - beta / self.prior_std**2
 
     def elbo(self, params) -> float:
-        """ELBO by quadrature: :math:`\\mathbb E_q[\\log p(y, w)] + H[q]`."""
+        """ELBO by quadrature: :math:`\\mathbb E_q[\\log p(y, \\beta)] + H[q]`."""
         q = self.make_q(params)
         e = gaussian_expectation(self.log_joint, q.mean(), q.std(), self.quadrature_order)
         return float(e + gaussian_entropy(q.log_std))
 
     def elbo_grad(self, params) -> np.ndarray:
         """ELBO gradient by quadrature: :math:`\\mathbb E[\\nabla\\log p]` for the means and
-        :math:`\\mathbb E[\\nabla\\log p \\odot \\sigma\\varepsilon] + 1` for the log-stds."""
+        :math:`\\mathbb E[\\nabla\\log p \\odot \\sigma\\varepsilon] + 1` for the log-stds :math:`\\omega`."""
         q = self.make_q(params)
         mean, std = q.mean(), q.std()
 
-        def both(w):
-            g = self.grad_log_joint(w)
-            return np.concatenate([g, g * (w - mean)], axis=1)
+        def both(beta):
+            g = self.grad_log_joint(beta)
+            return np.concatenate([g, g * (beta - mean)], axis=1)
 
         e = gaussian_expectation(both, mean, std, self.quadrature_order)
         return np.concatenate([e[: self.dim], e[self.dim:] + 1.0])
 
     def log_posterior_grid(self, axes):
-        """Unnormalised log posterior :math:`\\log p(y, w)` on the grid spanned by ``axes`` (list of D 1-D arrays)."""
+        """Unnormalised log posterior :math:`\\log p(y, \\beta)` on the grid spanned by ``axes`` (list of D 1-D arrays)."""
         if len(axes) != self.dim:
             raise ValueError(f"axes must hold {self.dim} 1-D arrays (one per weight), got {len(axes)}")
         grids = np.meshgrid(*[check_finite(a, "axes") for a in axes], indexing="ij")
-        w = np.stack([g.ravel() for g in grids], axis=1)
-        return self.log_joint(w).reshape(grids[0].shape)
+        beta = np.stack([g.ravel() for g in grids], axis=1)
+        return self.log_joint(beta).reshape(grids[0].shape)
 
     def grid_posterior(self, half_width: float = 6.0, n_grid: int = 301):
         """Posterior moments and :math:`\\log p(y)` by brute-force summation on a grid (D = 2 only).
@@ -382,14 +388,14 @@ class LogisticRegressionModel(_GaussianQModel):
 class DiscreteSourceModel:
     """A discrete latent: which of K sources produced all the readings?
 
-    :math:`z \\sim \\mathrm{Categorical}(\\pi)` over K sources with known means :math:`m_k`;
-    given z, the readings are :math:`y_i \\sim \\mathcal N(m_z, \\sigma^2)`.  The variational
-    family is ``Categorical(logits)`` (params shape (K,)), which contains the exact posterior
-    :math:`p(z = k \\mid y) \\propto \\pi_k \\prod_i \\mathcal N(y_i; m_k, \\sigma^2)`.  z is discrete,
+    z is one of K sources with prior probabilities :math:`p(z = k)` (``prior_probs``) and known
+    means :math:`m_k`; given z, the readings are :math:`y_i \\sim \\mathcal N(m_z, \\sigma_y^2)`.  The
+    variational family is ``Categorical(logits)`` (params :math:`\\phi`, shape (K,)), which contains the exact posterior
+    :math:`p(z = k \\mid y) \\propto p(z = k) \\prod_i \\mathcal N(y_i; m_k, \\sigma_y^2)`.  z is discrete,
     so there is no pathwise gradient; the score function still works.
 
-    Exact ELBO by enumeration, :math:`\\mathcal L = \\sum_k q_k (a_k - \\log q_k)` with
-    :math:`a_k = \\log p(y, z = k)`, and its gradient :math:`\\partial\\mathcal L/\\partial\\ell_j = q_j (a_j - \\log q_j - \\mathcal L)`.
+    Exact ELBO by enumeration, :math:`\\mathcal L = \\sum_k q_k (\\log p(y, z = k) - \\log q_k)`, and its
+    gradient :math:`\\partial\\mathcal L/\\partial\\phi_j = q_j (\\log p(y, z = j) - \\log q_j - \\mathcal L)`.
     """
 
     def __init__(self, y, source_means, prior_probs=None, noise_std: float = 1.0):
@@ -421,7 +427,7 @@ class DiscreteSourceModel:
         return np.zeros(self.n_sources)
 
     def log_joint_table(self) -> np.ndarray:
-        """:math:`a_k = \\log \\pi_k + \\sum_i \\log\\mathcal N(y_i; m_k, \\sigma^2)` for every k, shape (K,)."""
+        """:math:`\\log p(y, z = k) = \\log p(z = k) + \\sum_i \\log\\mathcal N(y_i; m_k, \\sigma_y^2)` for every k, shape (K,)."""
         r = self.y[None, :] - self.source_means[:, None]
         loglik = np.sum(-0.5 * (r / self.noise_std) ** 2 - np.log(self.noise_std) - 0.5 * LOG_2PI, axis=1)
         return np.log(self.prior_probs) + loglik
@@ -434,14 +440,13 @@ class DiscreteSourceModel:
         return self.log_joint_table()[z]
 
     def log_evidence(self) -> float:
-        """:math:`\\log p(y) = \\log\\sum_k e^{a_k}`."""
-        a = self.log_joint_table()
-        return float(a.max() + np.log(np.sum(np.exp(a - a.max()))))
+        """:math:`\\log p(y) = \\log\\sum_k p(y, z = k)`."""
+        log_joint = self.log_joint_table()
+        return float(log_joint.max() + np.log(np.sum(np.exp(log_joint - log_joint.max()))))
 
     def posterior(self) -> np.ndarray:
         """Exact :math:`p(z \\mid y)`, shape (K,)."""
-        a = self.log_joint_table()
-        return np.exp(a - self.log_evidence())
+        return np.exp(self.log_joint_table() - self.log_evidence())
 
     def posterior_params(self) -> np.ndarray:
         """Logits of the exact posterior (up to an additive constant, fixed to mean zero)."""
@@ -449,12 +454,12 @@ class DiscreteSourceModel:
         return logp - logp.mean()
 
     def elbo(self, params) -> float:
-        """Exact ELBO :math:`\\sum_k q_k(a_k - \\log q_k)`."""
+        """Exact ELBO :math:`\\sum_k q_k(\\log p(y, z = k) - \\log q_k)`."""
         q = self.make_q(params)
         return float(np.sum(q.probs() * (self.log_joint_table() - q.log_probs())))
 
     def elbo_grad(self, params) -> np.ndarray:
-        """Exact gradient :math:`q_j (a_j - \\log q_j - \\mathcal L)` with respect to the logits."""
+        """Exact gradient :math:`q_j (\\log p(y, z = j) - \\log q_j - \\mathcal L)` with respect to the logits :math:`\\phi_j`."""
         q = self.make_q(params)
         c = self.log_joint_table() - q.log_probs()
         probs = q.probs()
@@ -501,7 +506,7 @@ def elbo_estimate(model, params, n: int, rng) -> tuple[float, float]:
 
 
 def score_function_elbo_samples(model, params, n: int, rng, baseline=None) -> np.ndarray:
-    """Black-box VI gradient samples :math:`(\\log p(y,z_k) - \\log q(z_k) - b)\\,\\nabla_\\lambda\\log q(z_k)`, shape (n, P).
+    """Black-box VI gradient samples :math:`(\\log p(y,z_k) - \\log q_\\phi(z_k) - b)\\,\\nabla_\\phi\\log q_\\phi(z_k)`, shape (n, P).
 
     Computed by ``pgbook.estimators.score_function_samples`` with f = :func:`elbo_signal`.
     ``baseline`` b (a number fixed before sampling, or None) leaves the mean unchanged because
@@ -661,8 +666,8 @@ def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_sam
 def symbolic_conjugate_elbo(model: ConjugateGaussianModel):
     """The ELBO of a :class:`ConjugateGaussianModel` derived by SymPy from its definition.
 
-    Writes :math:`z = \\mu + e^{\\omega} u` with :math:`u \\sim \\mathcal N(0, 1)`, expands
-    :math:`\\log p(y, z) - \\log q(z)` as a polynomial in u and integrates it term by term against
+    Writes :math:`z = \\mu + e^{\\omega} \\varepsilon` with :math:`\\varepsilon \\sim \\mathcal N(0, 1)`, expands
+    :math:`\\log p(y, z) - \\log q(z)` as a polynomial in :math:`\\varepsilon` and integrates it term by term against
     the standard normal density (the data enter as exact rationals).  Nothing from the
     closed-form methods is used.  Returns ``(elbo, mu, omega)``: a SymPy expression and its symbols.
     """
@@ -670,7 +675,7 @@ def symbolic_conjugate_elbo(model: ConjugateGaussianModel):
 
     if not isinstance(model, ConjugateGaussianModel):
         raise ValueError(f"model must be a ConjugateGaussianModel, got {type(model).__name__}")
-    u = sp.Symbol("u", real=True)
+    eps = sp.Symbol("epsilon", real=True)
     mu, omega = sp.symbols("mu omega", real=True)
 
     def exact(x):
@@ -679,11 +684,11 @@ def symbolic_conjugate_elbo(model: ConjugateGaussianModel):
     def log_normal(x, mean, std):
         return -sp.log(2 * sp.pi) / 2 - sp.log(std) - (x - mean) ** 2 / (2 * std**2)
 
-    z = mu + sp.exp(omega) * u
-    sigma, m0, s0 = exact(model.noise_std), exact(model.prior_mean), exact(model.prior_std)
-    integrand = sum(log_normal(exact(y), z, sigma) for y in model.y) + log_normal(z, m0, s0) \
+    z = mu + sp.exp(omega) * eps
+    sigma_y, m0, sigma_0 = exact(model.noise_std), exact(model.prior_mean), exact(model.prior_std)
+    integrand = sum(log_normal(exact(y), z, sigma_y) for y in model.y) + log_normal(z, m0, sigma_0) \
         - log_normal(z, mu, sp.exp(omega))
-    poly = sp.Poly(sp.expand(integrand), u)
-    phi = sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)
-    elbo = sum(c * sp.integrate(u**k * phi, (u, -sp.oo, sp.oo)) for (k,), c in poly.terms())
+    poly = sp.Poly(sp.expand(integrand), eps)
+    density = sp.exp(-(eps**2) / 2) / sp.sqrt(2 * sp.pi)
+    elbo = sum(c * sp.integrate(eps**k * density, (eps, -sp.oo, sp.oo)) for (k,), c in poly.terms())
     return sp.simplify(sp.expand_log(elbo, force=True)), mu, omega
