@@ -44,10 +44,10 @@ def test_closed_form_scores():
     for outcome in (0, 1):
         assert sp.simplify(b.score(outcome)[0] - (outcome - 1 / (1 + sp.exp(-ell)))) == 0
     g = S.gaussian()
-    mu, s = g.params
+    mu, omega = g.params                       # omega = log sigma
     x = g.x
-    assert sp.simplify(g.score()[0] - (x - mu) * sp.exp(-2 * s)) == 0
-    assert sp.simplify(g.score()[1] - ((x - mu) ** 2 * sp.exp(-2 * s) - 1)) == 0
+    assert sp.simplify(g.score()[0] - (x - mu) * sp.exp(-2 * omega)) == 0
+    assert sp.simplify(g.score()[1] - ((x - mu) ** 2 * sp.exp(-2 * omega) - 1)) == 0
     for fam in (b, S.categorical(2), S.categorical(4), g):
         assert fam.score_matches_closed_form(), fam.name
 
@@ -77,7 +77,7 @@ def test_total_probability_and_zero_mean_score(family):
 )
 def test_symbolic_score_matches_numpy_score_discrete(family, numeric, outcomes):
     fam = family()
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(3)  # a fixed seed is fine: the comparisons are exact, at any parameters
     for _ in range(5):
         values = rng.normal(scale=2.0, size=len(fam.params))
         subs = dict(zip(fam.params, values))
@@ -91,9 +91,9 @@ def test_symbolic_score_matches_numpy_score_discrete(family, numeric, outcomes):
 
 def test_symbolic_score_matches_numpy_score_gaussian():
     fam = S.gaussian()
-    mu, s = fam.params
-    score_fn = sp.lambdify((fam.x, mu, s), list(fam.score()), "numpy")
-    rng = np.random.default_rng(4)
+    mu, omega = fam.params                     # mean and log standard deviation (omega = log sigma)
+    score_fn = sp.lambdify((fam.x, mu, omega), list(fam.score()), "numpy")
+    rng = np.random.default_rng(4)  # a fixed seed is fine: the comparisons are exact, at any parameters
     for _ in range(5):
         m, ls = rng.normal(), rng.normal(scale=0.5)
         dist = Gaussian(m, ls)
@@ -104,16 +104,16 @@ def test_symbolic_score_matches_numpy_score_gaussian():
 
 def test_score_function_identity_gaussian_polynomial():
     g = S.gaussian()
-    mu, s = g.params
+    mu, omega = g.params
     x = g.x
     result = S.score_function_identity(g, x**2)
-    # E[x^2] = mu^2 + sigma^2 with sigma = e^s, so the gradient is (2 mu, 2 e^{2s}) -- by hand.
-    assert sp.simplify(result.expectation - (mu**2 + sp.exp(2 * s))) == 0
-    assert sp.simplify(result.gradient - sp.Matrix([2 * mu, 2 * sp.exp(2 * s)])) == sp.zeros(2, 1)
+    # E[x^2] = mu^2 + sigma^2 with sigma = e^omega, so the gradient is (2 mu, 2 e^{2 omega}) -- by hand.
+    assert sp.simplify(result.expectation - (mu**2 + sp.exp(2 * omega))) == 0
+    assert sp.simplify(result.gradient - sp.Matrix([2 * mu, 2 * sp.exp(2 * omega)])) == sp.zeros(2, 1)
     assert result.holds
     cubic = S.score_function_identity(g, x**3 - 2 * x + 1)
     # E[x^3] = mu^3 + 3 mu sigma^2
-    assert sp.simplify(cubic.expectation - (mu**3 + 3 * mu * sp.exp(2 * s) - 2 * mu + 1)) == 0
+    assert sp.simplify(cubic.expectation - (mu**3 + 3 * mu * sp.exp(2 * omega) - 2 * mu + 1)) == 0
     assert cubic.holds
 
 
