@@ -66,6 +66,8 @@ seeds: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/chapters.py
+	$(BIN)/python benchmarks/reinforce_cartpole.py
+	$(BIN)/python benchmarks/es_cartpole.py
 
 clean:
 	rm -rf _build .jupyter_cache

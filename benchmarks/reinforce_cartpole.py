@@ -37,9 +37,8 @@ import tracemalloc
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import pgbook  # noqa: E402,F401  (registers the book's environments)
-from pgbook.reinforce import ReinforceConfig, time_to_solve, train, train_many  # noqa: E402
+import pgbook  # noqa: F401  (registers the book's environments)
+from pgbook.reinforce import ReinforceConfig, time_to_solve, train, train_many
 
 SETTINGS = {
     "linear": ("CartPole-v1, linear softmax (default config)", ReinforceConfig(), 475.0),

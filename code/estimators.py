@@ -290,39 +290,81 @@ def _normal_upper_tail(x):
     return 0.5 * np.vectorize(math.erfc)(np.asarray(x, dtype=float) / math.sqrt(2.0))
 
 
+def _regularized_beta(a: float, b: float, x):
+    """:math:`I_x(a, b)`, the regularised incomplete beta function, elementwise in ``x`` in [0, 1]
+    (Lentz's continued fraction, as in Numerical Recipes' ``betacf``)."""
+    x = np.asarray(x, dtype=float)
+    flip = x > (a + 1) / (a + b + 2)                  # the fraction converges fast below this point
+    a2, b2 = np.where(flip, b, a), np.where(flip, a, b)
+    y = np.where(flip, 1 - x, x)
+    tiny = 1e-300
+    log_front = (a2 * np.log(np.maximum(y, tiny)) + b2 * np.log(np.maximum(1 - y, tiny))
+                 + np.vectorize(math.lgamma)(a2 + b2) - np.vectorize(math.lgamma)(a2)
+                 - np.vectorize(math.lgamma)(b2))
+    c, d = np.ones_like(y), 1 - (a2 + b2) * y / (a2 + 1)
+    d = 1 / np.where(np.abs(d) < tiny, tiny, d)
+    h = d.copy()
+    for m in range(1, 300):
+        for numerator in (m * (b2 - m) * y / ((a2 + 2 * m - 1) * (a2 + 2 * m)),
+                          -(a2 + m) * (a2 + b2 + m) * y / ((a2 + 2 * m) * (a2 + 2 * m + 1))):
+            d = 1 + numerator * d
+            d = 1 / np.where(np.abs(d) < tiny, tiny, d)
+            c = 1 + numerator / c
+            c = np.where(np.abs(c) < tiny, tiny, c)
+            h = h * d * c
+        if np.all(np.abs(d * c - 1) < 1e-15):
+            break
+    front = np.exp(log_front) * h / a2
+    out = np.where(flip, 1 - front, front)
+    return np.where(y <= 0, np.where(flip, 1.0, 0.0), out)
+
+
+def _student_upper_tail(x, dof: float):
+    r""":math:`P(t_\nu > x)` for Student's t with ``dof`` degrees of freedom, elementwise in ``x`` >= 0."""
+    x = np.asarray(x, dtype=float)
+    return 0.5 * _regularized_beta(dof / 2, 0.5, dof / (dof + x * x))
+
+
 def z_threshold(comparisons: int = 1, false_failure: float = FALSE_FAILURE, skewness=0.0, n=None):
     r"""The bound on :math:`|z|` that a correct Monte Carlo estimate exceeds with probability at most
     ``false_failure``, over ``comparisons`` z-scores taken together.
 
     Each of the ``comparisons`` z-scores gets the share ``false_failure / comparisons`` (Bonferroni:
-    valid whatever the dependence between them), split evenly between the two tails.  For the mean
-    of ``n`` samples with skewness :math:`\kappa`, the studentised mean has the one-term Edgeworth
-    expansion (Hall, 1987)
+    valid whatever the dependence between them), split evenly between the two tails.  Each tail of
+    the studentised mean :math:`z` of ``n`` samples is charged
 
-    .. math:: P(z \le x) = \Phi(x) + \frac{\kappa}{6\sqrt n}\,(2x^2 + 1)\,\varphi(x) + O(1/n),
+    .. math:: P(t_{n-1} > x) + \frac{|\kappa|}{6\sqrt n}(2x^2+1)\,\varphi(x)
+              + \frac{\kappa^2}{18\,n}\,x\,(x^4 + 2x^2 - 3)\,\varphi(x),
 
-    so a skewed sample makes one tail heavier.  The bound returned is the :math:`x` at which
-    :math:`1 - \Phi(x) + \frac{|\kappa|}{6\sqrt n}(2x^2+1)\varphi(x)` equals
-    ``false_failure / (2 * comparisons)``: the heavier tail is charged in full on both sides.
-    With ``skewness=0`` (or ``n=None``) it is the normal quantile :math:`\Phi^{-1}(1 - \alpha/2m)`.
-    ``skewness`` may be an array (one value per z-score); the result then has its shape.
+    Student's t tail (exact for normal samples) plus the skewness terms of the Edgeworth expansion
+    of the studentised mean to order :math:`1/n` (Hall, 1987), with :math:`\kappa` the skewness of
+    the samples.  The first skewness term shifts probability from one tail to the other; it is
+    charged in full to both.  The bound returned is the :math:`x` at which this equals
+    ``false_failure / (2 * comparisons)``.  With ``n=None`` it is the normal quantile
+    :math:`\Phi^{-1}(1 - \alpha/2m)` (the limit of many samples).  ``skewness`` may be an array
+    (one value per z-score); the result then has its shape.
     """
     comparisons = check_positive_int(comparisons, "comparisons")
     alpha = check_positive(false_failure, "false_failure")
     if alpha >= 1:
         raise ValueError(f"false_failure must be a probability in (0, 1), got {alpha}")
     kappa = np.abs(check_finite(skewness, "skewness"))
-    root_n = math.inf if n is None else math.sqrt(check_positive_int(n, "n"))
+    if n is not None:
+        n = check_positive_int(n, "n")
+        if n < 2:
+            raise ValueError(f"n must be at least 2 (a standard error needs two samples), got {n}")
     target = alpha / (2 * comparisons)
-    lo, hi = np.zeros_like(kappa), np.full_like(kappa, 50.0)
+    lo, hi = np.zeros_like(kappa), np.full_like(kappa, 50.0 if n is None else 1e4)
 
     def tail(x):
+        if n is None:
+            return _normal_upper_tail(x)
         density = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-        first = kappa / (6 * root_n) * (2 * x * x + 1) * density
-        second = x * density / root_n ** 2 * (kappa ** 2 * (x ** 4 + 2 * x ** 2 - 3) / 18 + (x * x + 3) / 4)
-        return _normal_upper_tail(x) + first + second
+        first = kappa / (6 * math.sqrt(n)) * (2 * x * x + 1) * density
+        second = kappa ** 2 / (18 * n) * x * (x ** 4 + 2 * x ** 2 - 3) * density
+        return _student_upper_tail(x, n - 1) + first + second
 
-    for _ in range(80):                      # bisection: tail(x) falls from 1/2 + ... to ~0 on [0, 50]
+    for _ in range(100):                     # bisection: the tail falls from about 1/2 to ~0
         mid = 0.5 * (lo + hi)
         above = tail(mid) > target
         lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
@@ -350,7 +392,9 @@ class Comparison:
     :math:`|z|` from :func:`z_threshold`; ``comparisons`` and ``false_failure``, the family the
     check belongs to and the probability that a correct estimator fails it.  ``passed`` is True
     when every testable :math:`|z|` is below its threshold: the estimate agrees with the exact value.
-    ``testable`` marks the components with enough samples for their skewness (see :func:`compare`).
+    ``testable`` marks the components with enough samples for their skewness (see :func:`compare`);
+    the others are counted by ``untested`` and named in :meth:`verdict`, never judged, so a check
+    that must cover every component asserts ``c.passed and c.untested == 0``.
     """
 
     mean: np.ndarray
@@ -383,7 +427,7 @@ class Comparison:
         word = "agrees" if self.passed else "DISAGREES"
         skipped = f"; {self.untested} untested (too skewed)" if self.untested else ""
         return (f"{word}: |z| {np.abs(self.z).reshape(-1)[k]:.2f} vs bound {np.reshape(self.threshold, -1)[k]:.2f}; "
-                f"{self.comparisons} comparisons; false-failure prob. {self.false_failure:.0e}{skipped}")
+                f"{self.comparisons} comparison{'s' if self.comparisons != 1 else ''}; false-failure prob. {self.false_failure:.0e}{skipped}")
 
     def __str__(self) -> str:
         mean, se, z, ex, th = (np.atleast_1d(x).reshape(-1) for x in (self.mean, self.standard_error, self.z,

@@ -126,9 +126,9 @@ def test_sampler_trajectory_frequencies_match_enumeration():
     full = np.concatenate([tr.states, tr.next_states[:, -1:]], axis=1)
     keys = lambda s, a: [tuple(r) for r in np.concatenate([s, a], axis=1)]
     index = {k: i for i, k in enumerate(keys(enum.states, enum.actions))}
-    counts = np.bincount([index[k] for k in keys(full, tr.actions)], minlength=enum.n)
-    z = (counts / n - enum.prob) / np.sqrt(enum.prob * (1 - enum.prob) / n)
-    assert np.max(np.abs(z)) < 4.5
+    which = np.array([index[k] for k in keys(full, tr.actions)])
+    c = compare(np.eye(enum.n)[which], enum.prob)            # frequency of each trajectory vs its probability
+    assert c.passed, str(c)
 
 
 def test_sampler_returns_match_J_exact_frozen_lake():
@@ -140,7 +140,7 @@ def test_sampler_returns_match_J_exact_frozen_lake():
     # an action is taken exactly while the episode runs: mask is a prefix of True values
     assert np.all(np.diff(tr.mask.astype(int), axis=1) <= 0)
     c = compare(discounted_return(tr.rewards, mdp.gamma, tr.mask), np.array(M.J_exact(mdp, pol.table(theta))))
-    assert c.max_abs_z < 4.5
+    assert c.passed, str(c)
 
 
 def test_gymnasium_rollouts_match_J_exact():
@@ -161,10 +161,10 @@ def test_gymnasium_rollouts_match_J_exact():
                 assert t < horizon
                 break
     J = M.J_exact(mdp, pol.table(theta))
-    assert compare(returns, np.array(J)).max_abs_z < 4.5
+    assert compare(returns, np.array(J), comparisons=2).passed
     # the module's helper does the same
     helper = M.gymnasium_returns(env, pol, theta, 600, gamma, make_rng(208))
-    assert compare(helper, np.array(J)).max_abs_z < 4.5
+    assert compare(helper, np.array(J), comparisons=2).passed
     # and the horizon matters here: the 100-step J is far away
     assert abs(M.J_exact(M.frozen_lake_mdp("4x4", gamma=gamma), pol.table(theta)) - J) > 10 * returns.std() / np.sqrt(n)
 
