@@ -1,9 +1,13 @@
-"""Chapters are stored clean and in the book's shape.
+"""Chapters are stored clean, as Jupyter saves them, and in the book's shape.
 
 Stored clean: no outputs, no execution counts, no widget state, and the first code cell (tag
-`bootstrap`) is exactly what `scripts/sync_bootstrap.py` writes. In shape: one `#` title in the
-first cell, then "what you will learn" and how long the chapter takes to run, a summary, exercises
-whose solutions sit in collapsed (`hide-cell`) code cells, and alt text on every figure.
+`bootstrap`) is exactly what `scripts/sync_bootstrap.py` writes. As Jupyter saves them: the
+notebook metadata Jupyter itself writes for a python3 ipykernel notebook (kernelspec and
+language_info) and the file text of `nbformat.writes`, so opening and saving a chapter in Jupyter
+changes nothing; and what the HTML book hides (exercise solutions, the set-up cell) is collapsed in
+Jupyter too. In shape: one `#` title in the first cell, then "what you will learn" and how long the
+chapter takes to run, a summary, exercises whose solutions sit in collapsed (`hide-cell`) code cells,
+and alt text on every figure.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +73,77 @@ def test_bootstrap_cells_in_step():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync_bootstrap.py"), "--check"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_stored_exactly_as_jupyter_saves_it(path):
+    """Jupyter saves a notebook with nbformat.write (keys sorted, indent 1, a final newline)."""
+    stored = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(stored, as_version=nbformat.NO_CONVERT)
+    nbformat.validate(nb)
+    assert (nb.nbformat, nb.nbformat_minor) == (4, 5), (
+        f"{path.name}: nbformat {nb.nbformat}.{nb.nbformat_minor}")
+    assert stored == nbformat.writes(nb) + "\n", (
+        f"{path.name}: saving it from Jupyter would change the file "
+        "(run `python scripts/sync_bootstrap.py`)")
+
+
+def jupyter_writes() -> tuple[dict, dict]:
+    """The kernelspec and language_info Jupyter stores for a python3 ipykernel notebook, from the
+    installed ipykernel: its kernel.json and the language_info of its kernel_info reply."""
+    from ipykernel.ipkernel import IPythonKernel
+    from ipykernel.kernelspec import KERNEL_NAME, get_kernel_dict
+
+    spec = get_kernel_dict()
+    kernelspec = {"display_name": spec["display_name"], "language": spec["language"],
+                  "name": KERNEL_NAME}
+    return kernelspec, json.loads(json.dumps(IPythonKernel.language_info))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_kernel_metadata_as_jupyter_writes_it(path):
+    """Opening a chapter in JupyterLab must not rewrite its metadata (which marks it edited)."""
+    kernelspec, language_info = jupyter_writes()
+    meta = load(path)["metadata"]
+    assert meta.get("kernelspec") == kernelspec, (
+        f"{path.name}: kernelspec {meta.get('kernelspec')}, Jupyter writes {kernelspec}")
+    stored = meta.get("language_info", {})
+    # The Python version is the book's environment's (.venv; scripts/sync_bootstrap.py says why);
+    # every other field is what ipykernel reports.
+    assert re.fullmatch(r"3\.\d+\.\d+", str(stored.get("version", ""))), (
+        f"{path.name}: language_info.version should be a Python version such as 3.11.7: {stored}")
+    assert {**stored, "version": None} == {**language_info, "version": None}, (
+        f"{path.name}: language_info {stored}, Jupyter writes {language_info}")
+    versions = {load(p)["metadata"].get("language_info", {}).get("version") for p in CHAPTERS}
+    assert len(versions) == 1, f"every chapter should store the same Python version: {versions}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_hidden_in_the_book_collapsed_in_jupyter(path):
+    """Exercise solutions (`hide-cell`) open collapsed, source and output, in JupyterLab, Notebook 7
+    (`jupyter.source_hidden`/`outputs_hidden`) and classic Notebook (`collapsed`); the set-up cell
+    (`hide-input`) opens with its code collapsed and its messages visible."""
+    wrong = []
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        meta = cell.get("metadata", {})
+        tags = set(meta.get("tags", []))
+        jupyter = meta.get("jupyter", {})
+        hides_source = bool(tags & {"hide-input", "hide-cell"})
+        hides_output = bool(tags & {"hide-output", "hide-cell"})
+        if bool(jupyter.get("source_hidden")) != hides_source:
+            wrong.append(f"cell {i} (tags {sorted(tags)}): jupyter.source_hidden should be "
+                         f"{hides_source}")
+        if (bool(jupyter.get("outputs_hidden")) != hides_output
+                or bool(meta.get("collapsed")) != hides_output):
+            wrong.append(f"cell {i} (tags {sorted(tags)}): jupyter.outputs_hidden and collapsed "
+                         f"should be {hides_output}")
+    assert not wrong, f"{path.name}: " + "; ".join(wrong) + " (run `python scripts/sync_bootstrap.py`)"
+    code = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    boot = code[0].get("metadata", {})
+    assert boot.get("jupyter") == {"source_hidden": True} and "collapsed" not in boot, (
+        f"{path.name}: the set-up cell should show its messages but not its code: {boot}")
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
