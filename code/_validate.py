@@ -142,13 +142,18 @@ def check_probabilities(p, name: str, axis: int = -1, atol: float = 1e-8) -> np.
     return arr
 
 
+def _check_integer(n, name: str, minimum: int, what: str) -> int:
+    """Check that ``n`` is an integer >= ``minimum`` (a bool or a float such as 3.0 is refused)."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise ArgumentTypeError(f"{name} must be {what}, got {_describe(n)}")
+    if n < minimum:
+        raise ValueError(f"{name} must be {what}, got {n!r}")
+    return int(n)
+
+
 def check_positive_int(n, name: str) -> int:
     """Check that ``n`` is an integer >= 1 (a bool or a float such as 3.0 is refused)."""
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-        raise ArgumentTypeError(f"{name} must be a positive integer, got {_describe(n)}")
-    if n < 1:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    return int(n)
+    return _check_integer(n, name, 1, "a positive integer")
 
 
 def check_positive(x, name: str) -> float:
@@ -169,11 +174,7 @@ def check_nonnegative(x, name: str) -> float:
 
 def check_seed(seed, name: str = "seed") -> int:
     """Check that ``seed`` is a non-negative integer (a float such as 1.5 or 1.0, or a bool, is refused)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise ArgumentTypeError(f"{name} must be a non-negative integer, got {_describe(seed)}")
-    if seed < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return _check_integer(seed, name, 0, "a non-negative integer")
 
 
 def check_bool(x, name: str) -> bool:

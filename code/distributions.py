@@ -22,17 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_finite, check_positive_int
+from ._validate import check_finite, check_positive_int, check_rng
 
 __all__ = ["Bernoulli", "Categorical", "Gaussian"]
-
-
-def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng(0)), got {type(rng).__name__}"
-        )
-    return rng
 
 
 def _sigmoid(z):
@@ -134,7 +126,7 @@ class Bernoulli(_Distribution):
 
     def sample(self, rng, n: int) -> np.ndarray:
         """``n`` independent draws, integers 0/1 of shape (n,)."""
-        rng = _check_rng(rng)
+        rng = check_rng(rng)
         n = check_positive_int(n, "n")
         return (rng.random(n) < self.prob()).astype(np.int64)
 
@@ -199,7 +191,7 @@ class Categorical(_Distribution):
 
     def sample(self, rng, n: int) -> np.ndarray:
         """``n`` independent draws, integers in 0..K-1 of shape (n,) (inverse-CDF sampling)."""
-        rng = _check_rng(rng)
+        rng = check_rng(rng)
         n = check_positive_int(n, "n")
         cdf = np.cumsum(self.probs())
         cdf[-1] = 1.0
@@ -288,7 +280,7 @@ class Gaussian(_Distribution):
 
     def sample_eps(self, rng, n: int) -> np.ndarray:
         """``n`` standard-normal noise vectors :math:`\\varepsilon`, shape (n, d)."""
-        rng = _check_rng(rng)
+        rng = check_rng(rng)
         n = check_positive_int(n, "n")
         return rng.standard_normal((n, self.dim))
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_finite, check_gamma, check_positive, check_positive_int
+from ._validate import check_finite, check_gamma, check_positive, check_positive_int, check_rng
 from .policies import TabularSoftmax
 
 __all__ = [
@@ -224,9 +224,7 @@ def score_function_samples(dist, f, n: int, rng: np.random.Generator, baseline=N
     (n,) values; ``baseline`` is None or a scalar.  Their mean estimates :math:`\\nabla\\mathbb E_p[f]`.
     """
     n = check_positive_int(n, "n")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    x = dist.sample(rng, n)
+    x = dist.sample(check_rng(rng), n)
     fx = check_finite(f(x), "f(x)")
     if fx.shape != (n,):
         raise ValueError(f"f must return one value per sample, shape ({n},); got {fx.shape}")

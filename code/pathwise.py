@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_finite, check_positive_int
+from ._validate import check_finite, check_positive_int, check_rng
 from .distributions import Gaussian
 
 __all__ = ["pathwise_samples", "pathwise_from_eps", "reparameterization_jacobian"]
@@ -169,7 +169,5 @@ def pathwise_samples(dist, grad_f, n: int, rng) -> np.ndarray:
     """
     _check_reparameterizable(dist)
     n = check_positive_int(n, "n")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng(0)), got {type(rng).__name__}")
-    eps = dist.sample_eps(rng, n)
+    eps = dist.sample_eps(check_rng(rng), n)
     return pathwise_from_eps(dist, grad_f, eps)

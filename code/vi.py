@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_finite, check_positive, check_positive_int, check_shape, check_probabilities
+from ._validate import check_finite, check_positive, check_positive_int, check_shape, check_probabilities, check_rng
 from .distributions import Categorical, Gaussian
 from .pathwise import pathwise_samples
 from .optim import Adam
@@ -72,12 +72,6 @@ def _score_function_samples(dist, f, n, rng, baseline=None):
     from . import estimators
 
     return estimators.score_function_samples(dist, f, n, rng, baseline=baseline)
-
-
-def _check_rng(rng):
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator (e.g. pgbook.make_rng(0)), got {type(rng).__name__}")
-    return rng
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +197,7 @@ class ConjugateGaussianModel(_GaussianQModel):
     def generate(cls, rng, n_data: int = 20, true_mean: float = 1.5, noise_std: float = 1.0,
                  prior_mean: float = 0.0, prior_std: float = 2.0) -> "ConjugateGaussianModel":
         """A model with ``n_data`` observations drawn from :math:`\\mathcal N(\\text{true\\_mean}, \\sigma_y^2)`."""
-        rng = _check_rng(rng)
+        rng = check_rng(rng)
         n_data = check_positive_int(n_data, "n_data")
         y = true_mean + check_positive(noise_std, "noise_std") * rng.standard_normal(n_data)
         return cls(y, noise_std, prior_mean, prior_std)
@@ -500,7 +494,7 @@ def elbo_estimate(model, params, n: int, rng) -> tuple[float, float]:
     _check_model(model)
     n = check_positive_int(n, "n")
     q = model.make_q(params)
-    z = q.sample(_check_rng(rng), n)
+    z = q.sample(check_rng(rng), n)
     values = elbo_signal(model, q)(z)
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
 
@@ -516,7 +510,7 @@ def score_function_elbo_samples(model, params, n: int, rng, baseline=None) -> np
     q = model.make_q(params)
     if baseline is not None:
         baseline = float(check_finite(baseline, "baseline"))
-    return _score_function_samples(q, elbo_signal(model, q), n, _check_rng(rng), baseline=baseline)
+    return _score_function_samples(q, elbo_signal(model, q), n, check_rng(rng), baseline=baseline)
 
 
 def pathwise_elbo_samples(model, params, n: int, rng) -> np.ndarray:
@@ -532,7 +526,7 @@ def pathwise_elbo_samples(model, params, n: int, rng) -> np.ndarray:
             f"{type(model).__name__} has a discrete latent (no grad_log_joint), so there is no pathwise "
             "gradient; use score_function_elbo_samples")
     q = model.make_q(params)
-    samples = pathwise_samples(q, model.grad_log_joint, n, _check_rng(rng))
+    samples = pathwise_samples(q, model.grad_log_joint, n, check_rng(rng))
     d = q.dim
     samples[:, d:] += 1.0
     return samples
@@ -602,7 +596,7 @@ def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_sam
     if estimator not in ("score", "pathwise", "exact"):
         raise ValueError(f"estimator must be 'score', 'pathwise' or 'exact', got {estimator!r}")
     if estimator != "exact":
-        rng = _check_rng(rng)
+        rng = check_rng(rng)
     n_steps = check_positive_int(n_steps, "n_steps")
     n_samples = check_positive_int(n_samples, "n_samples")
     learning_rate = check_positive(learning_rate, "learning_rate")
