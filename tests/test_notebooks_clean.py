@@ -211,3 +211,26 @@ def test_every_figure_cell_has_alt_text(path):
             missing.append(f"cell {i}: {text(cell).splitlines()[0][:60]!r}")
     assert not missing, (f"{path.name}: figure cells without alt text (metadata "
                          f'{{"mystnb": {{"image": {{"alt": "..."}}}}}}): {missing}')
+
+
+ASSERT_STATEMENT = re.compile(r"^\s*assert\b", re.M)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_plotting_code_hidden_in_the_book(path):
+    """A cell whose only job is to draw a figure (it shows or saves one and checks nothing) shows
+    its figure and caption but folds its code away (`hide-input`: one click in the book, collapsed
+    in Jupyter). Cells that also assert something stay open: the reader sees the check."""
+    shown = []
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        source = text(cell)
+        draws = "plt.show()" in source or ".savefig(" in source
+        if not draws or ASSERT_STATEMENT.search(source):
+            continue
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if not tags & {"hide-input", "hide-cell"}:
+            shown.append(f"cell {i}: {source.splitlines()[0][:60]!r}")
+    assert not shown, (f"{path.name}: plotting cells without asserts should be tagged hide-input "
+                       f"(then run `python scripts/sync_bootstrap.py`): {shown}")

@@ -12,7 +12,8 @@ import threading
 
 import pytest
 
-from pagecheck import HTML_DIR, MATHJAX_DIR, PAGES, SCREENSHOT_DIR, VISITS, chromium_path
+from pagecheck import (HTML_DIR, MATHJAX_DIR, PAGES, SCREENSHOT_DIR, VISITS, chromium_path,
+                       desktop_misfits, phone_misfits)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -100,6 +101,13 @@ def pytest_terminal_summary(terminalreporter):
             f"{phone.get('scroll_width')}/{phone.get('inner_width')} px "
             f"(scroll sideways there: {phone.get('scrolling_boxes', {})}); "
             f"own JS errors {len(v.own_js_errors)}; blocked requests {len(v.blocked)}")
+        misfit = {}
+        for item in desktop_misfits(d.get("desktop_fit", {}).get("items", [])):
+            misfit[item["kind"]] = misfit.get(item["kind"], 0) + 1
+        phone_fit = d.get("phone_fit", {})
+        lines.append(f"    wider than the 1280-px column: {misfit or 'nothing'}; equations a phone "
+                     f"cannot scroll in their own box: "
+                     f"{len(phone_misfits(phone_fit.get('items', []), phone_fit.get('inner_width', 390)))}")
         for url in sorted(set(v.blocked)):
             lines.append(f"    blocked (left 127.0.0.1): {url}")
         for msg in v.other_js_errors:

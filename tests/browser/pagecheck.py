@@ -175,6 +175,73 @@ _OVERFLOW = r"""
 }
 """
 
+_FIT = r"""
+() => {
+  // Display equations (MathJax) and code/output blocks (pre) that do not fit where the reader sees
+  // them. A box "scrolls on its own" when it (or the .math wrapper of an equation) has overflow-x
+  // auto/scroll and itself lies inside the screen: the reader swipes inside it, not the page.
+  const width = window.innerWidth;
+  const visible = el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && (!el.checkVisibility || el.checkVisibility({checkVisibilityCSS: true}));
+  };
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  // The column: the article's content box (inside its padding).
+  const column = el => {
+    const c = el.closest('article, .bd-article, [role="main"]') || document.body;
+    const r = c.getBoundingClientRect(), s = getComputedStyle(c);
+    return {right: r.right - parseFloat(s.paddingRight), width: c.clientWidth -
+            parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)};
+  };
+  const items = [];
+  for (const el of document.querySelectorAll('mjx-container[display="true"], pre')) {
+    // Skip what the reader never sees: hidden cells, and the copies MathJax makes when it typesets
+    // the (visually hidden) assistive MathML of an equation a second time.
+    if (!visible(el) || el.parentElement.closest('mjx-assistive-mml')) continue;
+    const kind = el.tagName.toLowerCase() !== 'pre' ? 'equation'
+        : el.closest('.cell_output, .output') ? 'output' : 'code';
+    const box = el.getBoundingClientRect();
+    const col = column(el);
+    // The width the content needs: an equation's typeset maths, a pre's longest line.
+    let need;
+    if (kind === 'equation') {
+      const m = el.querySelector('mjx-math');
+      need = m ? m.getBoundingClientRect().width : el.scrollWidth;
+    } else {
+      need = el.scrollWidth;
+    }
+    const have = kind === 'equation' ? Math.min(el.clientWidth || box.width, col.width)
+                                     : el.clientWidth;
+    const scroller = [el, el.parentElement].find(a => a && a.classList && scrolls(a) &&
+        a.getBoundingClientRect().left >= -1 && a.getBoundingClientRect().right <= width + 1) || null;
+    let text = '';
+    if (kind === 'equation') {
+      text = (el.closest('.math') || el).textContent.replace(/\s+/g, ' ').trim();
+    } else {
+      text = el.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+    }
+    items.push({kind, need: Math.round(need), have: Math.round(have),
+                box_right: Math.round(box.right), column_right: Math.round(col.right),
+                own_scroll: !!scroller, text: text.slice(0, 90)});
+  }
+  return {inner_width: width, items};
+}
+"""
+
+
+def desktop_misfits(items: list[dict], kinds=("equation", "code", "output")) -> list[dict]:
+    """At desktop width every display equation and every code/output line fits its column: no box
+    sticks out of the column and no content is wider than its box (a scroll bar there is a cut line)."""
+    return [i for i in items if i["kind"] in kinds
+            and (i["need"] > i["have"] + 1 or i["box_right"] > i["column_right"] + 1)]
+
+
+def phone_misfits(items: list[dict], width: int) -> list[dict]:
+    """At phone width an equation wider than its box (or the screen) is fine only when the reader can
+    scroll it sideways inside its own box."""
+    return [i for i in items if i["kind"] == "equation"
+            and (i["need"] > i["have"] + 1 or i["box_right"] > width + 1) and not i["own_scroll"]]
+
 
 def _slug(doc: str) -> str:
     return doc.replace("/", "__")
@@ -239,10 +306,12 @@ def visit(browser, server: str, doc: str) -> Visit:
         page.goto(v.url, wait_until="load", timeout=60_000)
         page.wait_for_load_state("networkidle", timeout=30_000)
         v.data = page.evaluate(_EXTRACT)
+        v.data["desktop_fit"] = page.evaluate(_FIT)
         page.screenshot(path=str(SCREENSHOT_DIR / f"{_slug(doc)}-desktop.png"), full_page=True)
         page.set_viewport_size(PHONE)
         page.wait_for_timeout(300)  # let the theme's responsive layout settle
         v.data["phone"] = page.evaluate(_OVERFLOW)
+        v.data["phone_fit"] = page.evaluate(_FIT)
         page.screenshot(path=str(SCREENSHOT_DIR / f"{_slug(doc)}-phone.png"), full_page=True)
     finally:
         context.close()

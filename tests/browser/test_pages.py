@@ -10,6 +10,9 @@ On every page: MathJax rendered every maths element and no raw TeX is left in th
 image loaded; no JavaScript error from the book's own scripts and no missing local file; the Colab
 and Binder links open this chapter's notebook in the repository and branch of `_config.yml`; a title,
 one h1, previous/next links in reading order; no horizontal overflow at a 390-px phone width.
+At 1280 px no display equation and no line of printed output is wider than its column (code lines
+are measured and listed in the report, not yet asserted: many are still wider than the code box);
+at 390 px every equation wider than the screen scrolls sideways inside its own box.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pagecheck import PAGES, ROOT, SCREENSHOT_DIR, _slug, load_config, source_of, visit
+from pagecheck import (PAGES, ROOT, SCREENSHOT_DIR, _slug, desktop_misfits, load_config,
+                       phone_misfits, source_of, visit)
 
 RAW_TEX = re.compile(
     r"\$\$|\\[()\[\]]|\\(nabla|theta|frac|sum|prod|mathbb|mathcal|mathrm|begin|end|left|right|"
@@ -137,3 +141,30 @@ def test_screenshots_saved(browser, server, doc):
     for width in ("desktop", "phone"):
         shot = SCREENSHOT_DIR / f"{_slug(doc)}-{width}.png"
         assert shot.exists() and shot.stat().st_size > 1000, f"{doc}: no {width} screenshot at {shot}"
+
+
+def _describe(items: list[dict]) -> str:
+    return "\n".join(f"  {i['kind']} needs {i['need']} px, has {i['have']} px "
+                     f"(box right edge {i['box_right']}, column {i['column_right']}"
+                     f"{', scrolls in its own box' if i['own_scroll'] else ''}): {i['text']!r}"
+                     for i in items)
+
+
+def test_equations_and_output_fit_the_desktop_column(browser, server, doc):
+    """At 1280 px no display equation and no line of printed output is wider than its column: the
+    reader sees it whole, without a scroll bar in the middle of a formula or a cut line."""
+    v = _page(browser, server, doc)
+    fit = v.data["desktop_fit"]
+    bad = desktop_misfits(fit["items"], kinds=("equation", "output"))
+    assert not bad, (f"{doc}: {len(bad)} display equation(s) or output block(s) wider than "
+                     f"the column at {fit['inner_width']} px:\n" + _describe(bad))
+
+
+def test_equations_scroll_in_their_own_box_on_a_phone(browser, server, doc):
+    """At 390 px an equation wider than the screen is read by swiping inside its own box, never by
+    scrolling (or missing part of) the page."""
+    v = _page(browser, server, doc)
+    fit = v.data["phone_fit"]
+    bad = phone_misfits(fit["items"], fit["inner_width"])
+    assert not bad, (f"{doc}: {len(bad)} display equation(s) wider than the {fit['inner_width']}-px "
+                     "screen that cannot be scrolled inside their own box:\n" + _describe(bad))
