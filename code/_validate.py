@@ -20,6 +20,7 @@ __all__ = [
     "NonFiniteError",
     "check_real_array",
     "check_real",
+    "check_finite_real",
     "check_gamma",
     "check_finite",
     "check_shape",
@@ -93,6 +94,14 @@ def check_real(x, name: str) -> float:
     if arr.size != 1:
         raise ValueError(f"{name} must be a single number, got an array of shape {arr.shape}")
     return float(arr.reshape(()))
+
+
+def check_finite_real(x, name: str) -> float:
+    """Return the single finite real number ``x`` as a float (see :func:`check_real`)."""
+    value = check_real(x, name)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    return value
 
 
 def check_gamma(gamma, name: str = "gamma") -> float:

@@ -34,7 +34,7 @@ import numpy as np
 
 from . import estimators
 from ._validate import (ArgumentTypeError, check_bool, check_finite, check_nonnegative, check_positive,
-                        check_positive_int, check_real, check_rng, check_shape)
+                        check_positive_int, check_finite_real, check_rng, check_shape)
 from .mdp import TabularMDP
 from .optim import Adam
 from .reinforce import CollapseWatch, TrainingCollapsedWarning, _learning_rate_hint
@@ -63,14 +63,6 @@ __all__ = [
     "TabularRun",
     "reinforce_tabular",
 ]
-
-
-def _finite_number(x, name: str) -> float:
-    """A single finite real number."""
-    value = check_real(x, name)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    return value
 
 
 def _flat(samples, name: str = "samples") -> np.ndarray:
@@ -237,7 +229,7 @@ def estimator_variants(score, rewards, mask, gamma: float, *, constant_baseline:
     Baselines should come from a separate pilot batch so every estimator stays exactly unbiased.
     """
     pgs = estimators.policy_gradient_samples
-    constant_baseline = _finite_number(constant_baseline, "constant_baseline")
+    constant_baseline = check_finite_real(constant_baseline, "constant_baseline")
     out = {
         "full return": pgs(score, rewards, mask, gamma, reward_to_go=False),
         "reward-to-go": pgs(score, rewards, mask, gamma, reward_to_go=True),
@@ -245,7 +237,7 @@ def estimator_variants(score, rewards, mask, gamma: float, *, constant_baseline:
     }
     if optimal_baseline is not None:
         out["rtg + optimal b"] = pgs(score, rewards, mask, gamma,
-                                     baseline=_finite_number(optimal_baseline, "optimal_baseline"))
+                                     baseline=check_finite_real(optimal_baseline, "optimal_baseline"))
     if value_baseline is not None:
         out["rtg + learned V(s)"] = pgs(score, rewards, mask, gamma, baseline=value_baseline)
     return out

@@ -35,7 +35,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ._validate import (check_finite, check_gamma, check_nonnegative, check_positive, check_positive_int,
-                        check_real)
+                        check_finite_real)
 
 __all__ = [
     "ShortCorridorEnv",
@@ -293,19 +293,11 @@ class LinearQuadraticEnv(gymnasium.Env):
         return np.array([self._s]), float(reward), bool(terminated), False, {}
 
 
-def _finite_number(x, name: str) -> float:
-    """A single finite real number."""
-    value = check_real(x, name)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    return value
-
-
 def _lq_coefficients(f_s, f_a, c_s, c_a):
     """The four coefficients of the linear-quadratic problem, checked: f_s and f_a finite (f_a non-zero),
     c_s and c_a positive."""
-    f_s = _finite_number(f_s, "f_s")
-    f_a = _finite_number(f_a, "f_a")
+    f_s = check_finite_real(f_s, "f_s")
+    f_a = check_finite_real(f_a, "f_a")
     if f_a == 0.0:
         raise ValueError("f_a must be non-zero, otherwise the action has no effect on the state")
     return f_s, f_a, check_positive(c_s, "c_s"), check_positive(c_a, "c_a")

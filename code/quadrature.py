@@ -32,7 +32,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from ._validate import check_finite, check_positive, check_positive_int, check_shape
+from ._validate import check_finite, check_positive, check_positive_int
 
 __all__ = [
     "COSTS",

@@ -33,10 +33,9 @@ Any other space raises a ValueError.
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import gymnasium
@@ -44,7 +43,8 @@ import numpy as np
 from gymnasium import spaces
 
 from ._validate import (ArgumentTypeError, NonFiniteError, check_bool, check_choice, check_gamma, check_nonnegative,
-                        check_positive, check_positive_int, check_real, check_rng, check_seed)
+                        check_finite_real, check_positive, check_positive_int, check_real, check_rng,
+                        check_seed)
 from .mlp import MLPSoftmax
 from .policies import LinearGaussian, LinearSoftmax, _sample_categorical, log_softmax
 from .optim import make_optimizer
@@ -192,10 +192,7 @@ class ReinforceConfig:
         ``seed=1.5``) raises :class:`pgbook._validate.ArgumentTypeError` (a TypeError that is also a
         ValueError); a value out of range raises ValueError.  Called on construction and by :func:`train`.
         """
-        if not isinstance(self.env_id, str):
-            raise ArgumentTypeError(f"env_id must be a gymnasium environment id string, got {type(self.env_id).__name__}")
-        if not self.env_id:
-            raise ValueError("env_id must be a gymnasium environment id string such as 'CartPole-v1', got ''")
+        _check_env_id(self.env_id)
         if not isinstance(self.env_kwargs, dict):
             raise ArgumentTypeError(f"env_kwargs must be a dict of keyword arguments for the environment, "
                                     f"got {type(self.env_kwargs).__name__}")
@@ -281,10 +278,18 @@ def make_policy(config: ReinforceConfig, obs_space, action_space):
     raise ValueError(_space_message("action", action_space))
 
 
-def make_envs(env_id: str, num_envs: int, vectorization_mode: str = "auto", env_kwargs: dict | None = None):
-    """``gymnasium.make_vec`` with the native vector environment where one exists ("auto"), else "sync"."""
+def _check_env_id(env_id) -> str:
+    """``env_id`` must be a non-empty string such as ``"CartPole-v1"``."""
     if not isinstance(env_id, str):
         raise ArgumentTypeError(f"env_id must be a gymnasium environment id string, got {type(env_id).__name__}")
+    if not env_id:
+        raise ValueError("env_id must be a gymnasium environment id string such as 'CartPole-v1', got ''")
+    return env_id
+
+
+def make_envs(env_id: str, num_envs: int, vectorization_mode: str = "auto", env_kwargs: dict | None = None):
+    """``gymnasium.make_vec`` with the native vector environment where one exists ("auto"), else "sync"."""
+    _check_env_id(env_id)
     num_envs = check_positive_int(num_envs, "num_envs")
     check_choice(vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
     if env_kwargs is not None and not isinstance(env_kwargs, dict):
@@ -668,7 +673,7 @@ def _reward_threshold(env_id: str):
     """gymnasium's ``reward_threshold`` of ``env_id`` (the return that counts as solving it), or None."""
     try:
         value = gymnasium.spec(env_id).reward_threshold
-    except Exception:  # unknown ids are reported by make_envs
+    except gymnasium.error.Error:  # unknown ids are reported by make_envs
         return None
     return None if value is None else float(value)
 
@@ -1037,9 +1042,7 @@ def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, 
     (the :class:`TrainResult`).
     """
     config = _config_with(config, overrides)
-    target = check_real(target, "target")
-    if not np.isfinite(target):
-        raise ValueError(f"target must be a finite return, got {target}")
+    target = check_finite_real(target, "target")
     n_eval = check_positive_int(n_eval, "n_eval")
     eval_seed = check_seed(eval_seed, "eval_seed")
     state = {"eval_time": 0.0, "eval_cpu": 0.0, "eval_return": float("nan"), "solved": False, "policy": None}
