@@ -313,9 +313,10 @@ def test_compare_false_failure_rate_is_as_stated_for_skewed_samples(name, draw, 
     rate = failed.mean()
     # one-sided: the rate may be below alpha, not above it by more than sampling error
     assert rate - alpha < E.z_threshold(1) * np.sqrt(alpha * (1 - alpha) / reps), (name, rate)
-    # and the skewness correction is what keeps it there: the plain normal bound fails too often
+    # and the correction is what keeps it there: the plain normal bound fails a correct estimator
+    # too often (measured 6-9 standard errors above alpha over three seeds; asserted: more than 2)
     plain = np.mean(np.abs(z) >= E.z_threshold(1, alpha))
-    assert plain > rate
+    assert plain - alpha > 2 * np.sqrt(alpha * (1 - alpha) / reps), (name, plain)
 
 
 def test_estimand_and_exact_estimator_mean_tiny():
