@@ -7,6 +7,10 @@ with the helpers below or plain matplotlib.
 """
 from __future__ import annotations
 
+import base64
+import html
+import io
+
 from cycler import cycler
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -23,6 +27,8 @@ __all__ = [
     "plot_mean_band",
     "loglog_with_slope",
     "fit_loglog_slope",
+    "panels_html",
+    "show_panels",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, by name.
@@ -125,3 +131,60 @@ def loglog_with_slope(ax, x, y, label: str, i: int = 0, reference_slope: float |
         ax.loglog(x, ref, color="grey", linestyle=":", linewidth=1.5, marker=None,
                   label=f"reference slope {reference_slope:g}")
     return slope
+
+
+#: Narrowest width (CSS px) a panel keeps before the next one wraps below it.
+PANEL_MIN_WIDTH = 300
+
+
+def panels_html(figures, alts) -> str:
+    """The HTML of :func:`show_panels`: one ``<img>`` per figure, each with its alt text.
+
+    The images sit in a row that wraps (``display: flex; flex-wrap: wrap``): side by side
+    where the column is wide, one under the other on a phone, each at least
+    ``PANEL_MIN_WIDTH`` px wide.  Where a renderer drops the inline style (an untrusted
+    notebook), the images are still inline elements and wrap the same way.
+    """
+    figures = list(figures)
+    alts = [alts] if isinstance(alts, str) else list(alts)
+    if not figures:
+        raise ValueError("figures must hold at least one matplotlib figure")
+    if len(alts) != len(figures):
+        raise ValueError(f"alts must give one alt text per figure: got {len(alts)} for "
+                         f"{len(figures)} figures")
+    for alt in alts:
+        if not isinstance(alt, str) or not alt.strip():
+            raise ValueError("every alt text must be a non-empty string describing its panel")
+    images = []
+    for fig, alt in zip(figures, alts):
+        if not isinstance(fig, mpl.figure.Figure):
+            raise TypeError(f"figures must be matplotlib figures, got {type(fig).__name__}")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        images.append(
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
+            f'style="flex: 1 1 {PANEL_MIN_WIDTH}px; min-width: 0; max-width: 100%; '
+            f'height: auto;">')
+    return ('<div class="pgbook-panels" style="display: flex; flex-wrap: wrap; '
+            'align-items: flex-start; gap: 0.5em;">' + "".join(images) + "</div>")
+
+
+def show_panels(figures, alts) -> None:
+    """Show several one-panel figures as one figure that stacks on narrow screens.
+
+    A multi-panel figure drawn as one image shrinks on a phone until its labels cannot be
+    read.  Drawn instead as separate figures (one per panel, each from
+    :func:`new_figure`) and shown with this function, the panels stand side by side in
+    a wide column and one under the other on a phone.  ``alts`` gives each panel its
+    alt text.  The figures are closed, so the inline backend does not show them twice.
+    """
+    from IPython.display import display
+
+    figures = list(figures)
+    markup = panels_html(figures, alts)
+    for fig in figures:
+        plt.close(fig)
+    alts = [alts] if isinstance(alts, str) else list(alts)
+    text = "\n".join(f"[panel {i + 1}] {alt}" for i, alt in enumerate(alts))
+    display({"text/html": markup, "text/plain": text}, raw=True)
