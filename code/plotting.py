@@ -133,17 +133,18 @@ def loglog_with_slope(ax, x, y, label: str, i: int = 0, reference_slope: float |
     return slope
 
 
-#: Narrowest width (CSS px) a panel keeps before the next one wraps below it.
-PANEL_MIN_WIDTH = 300
+#: Narrowest width (CSS px) a panel keeps before the row wraps: three panels stand side by side
+#: in the book's desktop column (about 650 px), one under the other on a phone (390 px).
+PANEL_MIN_WIDTH = 200
 
 
 def panels_html(figures, alts) -> str:
     """The HTML of :func:`show_panels`: one ``<img>`` per figure, each with its alt text.
 
-    The images sit in a row that wraps (``display: flex; flex-wrap: wrap``): side by side
-    where the column is wide, one under the other on a phone, each at least
-    ``PANEL_MIN_WIDTH`` px wide.  Where a renderer drops the inline style (an untrusted
-    notebook), the images are still inline elements and wrap the same way.
+    The images sit in a grid of equal columns, as many as fit at ``PANEL_MIN_WIDTH`` px
+    or more each: side by side where the column is wide, one under the other on a phone;
+    a panel that wraps keeps its column's width.  Where a renderer drops the inline
+    style (an untrusted notebook), the images are inline elements and wrap the same way.
     """
     figures = list(figures)
     alts = [alts] if isinstance(alts, str) else list(alts)
@@ -164,10 +165,10 @@ def panels_html(figures, alts) -> str:
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         images.append(
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
-            f'style="flex: 1 1 {PANEL_MIN_WIDTH}px; min-width: 0; max-width: 100%; '
-            f'height: auto;">')
-    return ('<div class="pgbook-panels" style="display: flex; flex-wrap: wrap; '
-            'align-items: flex-start; gap: 0.5em;">' + "".join(images) + "</div>")
+            'style="width: 100%; max-width: 100%; height: auto;">')
+    grid = (f"display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, "
+            f"{PANEL_MIN_WIDTH}px), 1fr)); align-items: start; gap: 0.5em;")
+    return f'<div class="pgbook-panels" style="{grid}">' + "".join(images) + "</div>"
 
 
 def show_panels(figures, alts) -> None:

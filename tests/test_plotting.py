@@ -27,8 +27,8 @@ def test_panels_html_has_one_decodable_png_per_figure_with_its_alt_text():
     assert [alt for _, alt in images] == ["first &lt;panel&gt;", "second panel", "third panel"]
     for data, _ in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
-    # the row wraps, and no panel is allowed wider than the column
-    assert "flex-wrap: wrap" in markup and markup.count("max-width: 100%") == 3
+    # as many equal columns as fit, and no panel wider than the column
+    assert "repeat(auto-fit, minmax(min(100%," in markup and markup.count("max-width: 100%") == 3
     for fig in figs:
         plt.close(fig)
 
