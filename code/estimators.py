@@ -418,14 +418,20 @@ class Comparison:
         return int(np.size(self.testable) - np.count_nonzero(self.testable))
 
     def verdict(self) -> str:
-        """One line: the component nearest its bound (largest :math:`|z|` / threshold), and what the
-        bound guarantees."""
+        """One line (under 80 characters): the component nearest its bound (largest
+        :math:`|z|` / threshold), and what the bound guarantees; a second line says how many
+        components were too skewed to test, if any."""
         ratio = np.where(self.testable, np.abs(self.z) / self.threshold, -1.0).reshape(-1)
         k = int(np.argmax(ratio))
         word = "agrees" if self.passed else "DISAGREES"
-        skipped = f"; {self.untested} untested (too skewed)" if self.untested else ""
-        return (f"{word}: |z| {np.abs(self.z).reshape(-1)[k]:.2f} vs bound {np.reshape(self.threshold, -1)[k]:.2f}; "
-                f"{self.comparisons} comparison{'s' if self.comparisons != 1 else ''}; false-failure prob. {self.false_failure:.0e}{skipped}")
+        z = np.abs(self.z).reshape(-1)[k]
+        bound = np.reshape(self.threshold, -1)[k]
+        plural = "s" if self.comparisons != 1 else ""
+        line = (f"{word}: |z| {z:.2f} vs bound {bound:.2f}, {self.comparisons} "
+                f"comparison{plural}, false-failure prob. {self.false_failure:.0e}")
+        if self.untested:
+            line += f"\n  ({self.untested} of {self.testable.size} untested: too skewed to judge)"
+        return line
 
     def __str__(self) -> str:
         mean, se, z, ex, th = (np.atleast_1d(x).reshape(-1) for x in (self.mean, self.standard_error, self.z,
@@ -435,7 +441,8 @@ class Comparison:
         for k, (e, m, s, zz, b) in enumerate(zip(ex, mean, se, z, th)):
             name = ",".join(map(str, idx[k])) if idx[k] else "-"
             lines.append(f"{name:>9} {e:11.5f} {m:11.5f} {s:10.5f} {zz:7.2f} {b:6.2f}")
-        lines.append(f"n = {self.n} samples; {self.verdict()}")
+        lines.append(f"n = {self.n} samples")
+        lines.append(self.verdict())
         return "\n".join(lines)
 
 

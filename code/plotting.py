@@ -124,12 +124,12 @@ def loglog_with_slope(ax, x, y, label: str, i: int = 0, reference_slope: float |
     optionally, draw a reference line of slope ``reference_slope`` through the first point.
     Returns the fitted slope."""
     slope = fit_loglog_slope(x, y)
-    ax.loglog(x, y, label=f"{label} (fitted slope {slope:.2f})", **series_style(i))
+    ax.loglog(x, y, label=f"{label} (fitted slope ${slope:.2f}$)", **series_style(i))
     if reference_slope is not None:
         x = np.asarray(x, dtype=float)
         ref = y[0] * (x / x[0]) ** reference_slope
         ax.loglog(x, ref, color="grey", linestyle=":", linewidth=1.5, marker=None,
-                  label=f"reference slope {reference_slope:g}")
+                  label=f"reference slope ${reference_slope:g}$")
     return slope
 
 
