@@ -47,19 +47,21 @@ LANGUAGE_INFO = {
 }
 
 TEMPLATE = '''\
-# Set-up: this chapter needs the book's package `pgbook`. When pgbook is there, this cell does
-# nothing. When it is missing and the chapter runs alone (in Colab, or with PGBOOK_BOOTSTRAP=1),
-# the cell installs it from the book's repository; anywhere else it stops and shows the command
-# that installs it. (Kept in step by scripts/sync_bootstrap.py.)
+# Set-up: this chapter needs the book's package `pgbook`. When pgbook is
+# there, this cell does nothing. When it is missing and the chapter runs
+# alone (in Colab, or with PGBOOK_BOOTSTRAP=1), the cell installs it from
+# the book's repository; anywhere else it stops and shows the command that
+# installs it. (Kept in step by scripts/sync_bootstrap.py.)
 import importlib, importlib.util, os, subprocess, sys, time
 
-PGBOOK_REPO = os.environ.get("PGBOOK_REPO_URL",
-                             "@URL@")
+PGBOOK_REPO = os.environ.get(
+    "PGBOOK_REPO_URL",
+    "@URL@")
 PGBOOK_BRANCH = os.environ.get("PGBOOK_BRANCH", "@BRANCH@")
 
 
 class SetUpError(RuntimeError):
-    """Stops the chapter with a plain message (IPython shows it without a traceback)."""
+    """Stops the chapter with a plain message (no traceback in IPython)."""
 
     def _render_traceback_(self):
         return str(self).splitlines()
@@ -68,37 +70,44 @@ class SetUpError(RuntimeError):
 def set_up_pgbook():
     importlib.invalidate_caches()
     if importlib.util.find_spec("pgbook") is not None:
-        return                                                   # installed: nothing to do
+        return  # installed: nothing to do
     source = f"git+{PGBOOK_REPO}@{PGBOOK_BRANCH}"
-    if "google.colab" not in sys.modules and os.environ.get("PGBOOK_BOOTSTRAP") != "1":
+    alone = os.environ.get("PGBOOK_BOOTSTRAP") == "1"
+    if "google.colab" not in sys.modules and not alone:
         raise SetUpError(
-            "Set-up: this chapter needs the book's package pgbook, which is not installed in the\\n"
-            f"Python that runs it ({sys.executable}).\\n"
-            "Install it by running this line in a new cell, then run the chapter again:\\n"
+            "Set-up: this chapter needs the book's package pgbook, which is\\n"
+            f"not installed in the Python that runs it ({sys.executable}).\\n"
+            "Install it with this line in a new cell, then run the chapter:\\n"
             f'    %pip install "{source}"\\n'
-            "(Or, in a clone of the repository, run `make book`: it sets up .venv with pgbook.)")
+            "(Or, in a clone of the repository, run `make book`: it sets up\\n"
+            ".venv with pgbook.)")
     print("Installing the book's package pgbook with pip, from branch "
-          f"{PGBOOK_BRANCH} of\\n    {PGBOOK_REPO}\\nThis takes about 30 s in Colab; a few "
-          "minutes if numpy, matplotlib and gymnasium must come too...", flush=True)
+          f"{PGBOOK_BRANCH} of\\n    {PGBOOK_REPO}\\n"
+          "This takes about 30 s in Colab; a few minutes if numpy,\\n"
+          "matplotlib and gymnasium must come too...", flush=True)
     start = time.monotonic()
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--progress-bar",
-                          "off", "--disable-pip-version-check", source],
-                         capture_output=True, text=True)
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet",
+         "--progress-bar", "off", "--disable-pip-version-check", source],
+        capture_output=True, text=True)
     importlib.invalidate_caches()
     if pip.returncode != 0:
-        said = [line.strip() for line in (pip.stderr + pip.stdout).splitlines() if line.strip()]
-        reason = next((line for line in said if line.startswith(("fatal:", "ERROR:"))),
-                      said[-1] if said else f"exit code {pip.returncode}")
+        said = [line.strip() for line in (pip.stderr + pip.stdout).splitlines()
+                if line.strip()]
+        reason = next(
+            (line for line in said if line.startswith(("fatal:", "ERROR:"))),
+            said[-1] if said else f"exit code {pip.returncode}")
         raise SetUpError(
-            f"Set-up failed: pip could not install pgbook from branch {PGBOOK_BRANCH} of\\n"
-            f"    {PGBOOK_REPO}\\npip says: {reason}\\n"
-            "Check the internet connection (and PGBOOK_REPO_URL and PGBOOK_BRANCH, if you set\\n"
-            "them), then run this cell again. To see all that pip says, run in a new cell:\\n"
+            "Set-up failed: pip could not install pgbook from branch "
+            f"{PGBOOK_BRANCH} of\\n    {PGBOOK_REPO}\\npip says: {reason}\\n"
+            "Check the internet connection (and PGBOOK_REPO_URL and\\n"
+            "PGBOOK_BRANCH, if set); then run this cell again, or this line:\\n"
             f'    %pip install "{source}"')
     if importlib.util.find_spec("pgbook") is None:
-        raise SetUpError("Set-up: pip installed pgbook, but this kernel does not see it yet.\\n"
-                         "Restart the kernel (in Colab: Runtime > Restart session), then run "
-                         "the chapter again.")
+        raise SetUpError(
+            "Set-up: pip installed pgbook, but this kernel does not see it\\n"
+            "yet. Restart the kernel (in Colab: Runtime > Restart session),\\n"
+            "then run the chapter again.")
     print(f"Installed pgbook in {time.monotonic() - start:.0f} s.")
 
 

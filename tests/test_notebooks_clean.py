@@ -195,9 +195,35 @@ def test_ends_with_summary_and_exercises(path):
         f"{path.name}: no `## Exercises` section (sections: {level2})")
     hidden = [c for c in nb["cells"] if c["cell_type"] == "code"
               and "hide-cell" in c.get("metadata", {}).get("tags", [])]
-    assert len(hidden) >= 2, f"{path.name}: expected 2-3 exercise solutions in `hide-cell` code cells"
+    answers = [c for c in nb["cells"] if c["cell_type"] == "markdown"
+               and ANSWER_IN_PROSE.search(text(c))]
+    assert len(hidden) + len(answers) >= 2, (
+        f"{path.name}: expected 2-3 exercise answers: collapsed prose (<details>) or solutions "
+        f"in `hide-cell` code cells")
     no_assert = [text(c).splitlines()[0] if text(c) else "" for c in hidden if "assert" not in text(c)]
     assert not no_assert, f"{path.name}: exercise solutions should assert their answer: {no_assert}"
+
+
+# An answer in prose, folded in Jupyter and in the book alike.
+ANSWER_IN_PROSE = re.compile(r"<details>\s*<summary>[^<]*(answer|solution)", re.I)
+
+# The widest code line the book's code box shows at 1280 px without scrolling (tests/browser
+# checks the box itself); a line a reader must scroll sideways to read is cut in two.
+CODE_COLUMNS = 79
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_code_lines_fit_the_column(path):
+    """Every line of every code cell, hidden ones too (one click shows them), fits the column."""
+    wide = []
+    for i, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for j, line in enumerate(text(cell).splitlines(), 1):
+            if len(line) > CODE_COLUMNS:
+                wide.append(f"cell {i} line {j} ({len(line)} chars): {line[:50]!r}...")
+    assert not wide, (f"{path.name}: {len(wide)} code lines wider than {CODE_COLUMNS} "
+                      f"characters:\n" + "\n".join(wide))
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
@@ -226,7 +252,7 @@ def test_plotting_code_hidden_in_the_book(path):
         if cell["cell_type"] != "code":
             continue
         source = text(cell)
-        draws = "plt.show()" in source or ".savefig(" in source
+        draws = any(call in source for call in ("plt.show()", ".savefig(", "show_panels("))
         if not draws or ASSERT_STATEMENT.search(source):
             continue
         tags = set(cell.get("metadata", {}).get("tags", []))

@@ -150,13 +150,13 @@ def _describe(items: list[dict]) -> str:
                      for i in items)
 
 
-def test_equations_and_output_fit_the_desktop_column(browser, server, doc):
-    """At 1280 px no display equation and no line of printed output is wider than its column: the
-    reader sees it whole, without a scroll bar in the middle of a formula or a cut line."""
+def test_equations_code_and_output_fit_the_desktop_column(browser, server, doc):
+    """At 1280 px no display equation, no code line and no line of printed output is wider than its
+    column: the reader sees it whole, without a scroll bar in the middle of a formula or a cut line."""
     v = _page(browser, server, doc)
     fit = v.data["desktop_fit"]
-    bad = desktop_misfits(fit["items"], kinds=("equation", "output"))
-    assert not bad, (f"{doc}: {len(bad)} display equation(s) or output block(s) wider than "
+    bad = desktop_misfits(fit["items"], kinds=("equation", "code", "output"))
+    assert not bad, (f"{doc}: {len(bad)} display equation(s), code or output block(s) wider than "
                      f"the column at {fit['inner_width']} px:\n" + _describe(bad))
 
 
