@@ -1,10 +1,13 @@
 """A control panel for REINFORCE runs, built from core ipywidgets only.
 
-:class:`TrainingPanel` shows sliders and dropdowns for the main fields of
-:class:`pgbook.reinforce.ReinforceConfig`, Train / Stop / Clear buttons, a progress bar, the wall
-time, and a learning curve that is redrawn *in place* (one matplotlib figure, rendered to PNG
-into an ``ipywidgets.Image``; no ipympl, so it works in Jupyter, Colab and Binder).  Earlier runs
-stay on the plot for comparison until Clear is pressed.
+:class:`TrainingPanel` shows controls for the main fields of
+:class:`pgbook.reinforce.ReinforceConfig`, Train / Stop / Clear buttons, a progress bar and the
+learning curves, redrawn *in place* several times a second (one matplotlib figure rendered to PNG
+into an ``ipywidgets.Image``; no ipympl and nothing fetched from the internet, so it works in
+Jupyter, Colab and Binder, also offline).  Each environment gets its own plot, with its own y-axis
+and gymnasium's reward threshold as a dotted line; earlier runs stay on the plot for comparison
+until Clear is pressed.  Choosing an environment in the dropdown loads the settings with which it
+learns within the panel's step budget (:data:`ENV_DEFAULTS`).
 
 The panel also works without a browser, which is how the tests drive it::
 
@@ -13,25 +16,116 @@ The panel also works without a browser, which is how the tests drive it::
     result = panel.run()          # trains in the calling thread and returns the TrainResult
     panel.runs[-1]["returns"]     # the curve that was drawn
 
-Pressing **Train** in a notebook runs the same :meth:`TrainingPanel.run` in a background thread,
-so that the kernel stays free to receive the **Stop** click.
+How a run stops.  **Train** runs :meth:`TrainingPanel.run` in a background thread, so the kernel
+stays free to receive the **Stop** click; Kernel ▸ Interrupt does not reach that thread, and the
+panel's text says so.  A run started from code (``panel.run()``) runs in the kernel itself, where
+clicks wait until the cell has finished: there Kernel ▸ Interrupt stops it, the panel says
+"stopped (interrupted)" and keeps the partial curve, and the KeyboardInterrupt goes on to stop the
+cell.  Train is a toggle button, so a click while the kernel is busy with another cell shows at
+once (the button stays down), and the run starts when that cell has finished.
 """
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
+from contextlib import contextmanager
 
 import gymnasium
 import ipywidgets as W
 import numpy as np
+import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import plotting
 from .reinforce import BASELINES, OPTIMISERS, ReinforceConfig, train
 
-__all__ = ["TrainingPanel"]
+__all__ = ["TrainingPanel", "ENV_DEFAULTS", "estimator_label"]
+
+#: Settings the panel loads into its controls when an environment is chosen (ReinforceConfig
+#: fields, plus ``max_env_steps``, the step budget).  With them each environment reaches its reward
+#: threshold (a batch mean return of 475, or -100) within the step budget; ``tests/test_widgets.py``
+#: checks it over several seeds (a slow test).
+#:
+#: * CartPole-v1: the trainer's defaults (reward-to-go with a learned value baseline, Adam with
+#:   learning rate 0.2, 16 episodes per batch), about 100 000 steps.
+#: * Acrobot-v1: every episode scores -500 until one reaches the goal, which the uniform starting
+#:   policy does by chance, about once in 60 to 70 episodes.  Until then the full return minus
+#:   the leave-one-out batch mean is exactly zero, so the policy stays uniform and keeps trying;
+#:   reward-to-go weights are not zero there (they depend on the step t) but carry no information,
+#:   and Adam follows them in a random direction, which can end in a policy that never reaches the
+#:   goal (in our trials a third of the seeds stayed at -500).  Small batches (4 episodes) start
+#:   learning soon after the first lucky episode; a learning rate of 0.05 rather than 0.1, because
+#:   at 0.1 Adam's momentum after a single lucky episode carried one seed of 20 into a policy that
+#:   never reached the goal again.  Over seeds 0-19 every run reached the threshold, after 25 000
+#:   to 150 000 steps (median about 40 000; 2 to 11 s of CPU time).
+ENV_DEFAULTS = {
+    "CartPole-v1": dict(policy="linear", learning_rate=0.2, optimiser="adam", gamma=0.99, batch_episodes=16,
+                        baseline="value", reward_to_go=True, discount_weighting=False, normalise_returns=False,
+                        max_env_steps=200_000),
+    "Acrobot-v1": dict(policy="linear", learning_rate=0.05, optimiser="adam", gamma=0.99, batch_episodes=4,
+                       baseline="batch-mean", reward_to_go=False, discount_weighting=False,
+                       normalise_returns=False, max_env_steps=200_000),
+}
+
+#: How the legend names each baseline.
+BASELINE_NAMES = {"none": "no baseline", "batch-mean": "batch-mean baseline", "value": "value baseline"}
+
+
+def estimator_label(config: ReinforceConfig) -> str:
+    """The estimator of a run in the book's notation, as matplotlib mathtext.
+
+    ``"$G_t - b$, value baseline"`` (the default), ``"$G_t$, no baseline"``,
+    ``"$R(\\tau)$, no baseline"``, ``"$\\gamma^t (G_t - b)$, value baseline"`` (with
+    ``discount_weighting``); ``", normalised"`` is added when ``normalise_returns`` is on.
+    """
+    psi = "G_t" if config.reward_to_go else r"R(\tau)"
+    weight = psi if config.baseline == "none" else f"{psi} - b"
+    if config.reward_to_go and config.discount_weighting:
+        weight = rf"\gamma^t {weight}" if config.baseline == "none" else rf"\gamma^t ({weight})"
+    text = f"${weight}$, {BASELINE_NAMES[config.baseline]}"
+    return text + ", normalised" if config.normalise_returns else text
+
+
+def _settings(config: ReinforceConfig) -> dict:
+    """The other settings of a run, by group, as short mathtext phrases (legend and caption)."""
+    policy = "linear policy" if config.policy == "linear" else f"MLP policy ({config.hidden} hidden)"
+    rule = "Adam" if config.optimiser == "adam" else "SGD"
+    batch = (f"{config.batch_episodes} episodes per batch" if config.batch_episodes is not None
+             else f"batches of {config.batch_steps}+ steps")
+    return {"policy": policy, "step": f"{rule}, $\\alpha$ = {config.learning_rate:.6g}",
+            "gamma": f"$\\gamma$ = {config.gamma:.6g}", "batch": batch, "seed": f"seed {config.seed}"}
+
+
+def _plain(text: str) -> str:
+    """Mathtext to plain Unicode, for the HTML status line."""
+    for old, new in (("$", ""), (r"\alpha", "α"), (r"\gamma", "γ"), (r"\tau", "τ"), (" - b", " − b")):
+        text = text.replace(old, new)
+    return text
+
+
+@functools.lru_cache(maxsize=None)
+def _reward_threshold(env_id: str):
+    """gymnasium's ``reward_threshold`` of ``env_id`` (None if it has none)."""
+    try:
+        return gymnasium.spec(env_id).reward_threshold
+    except Exception:  # unknown id: train() reports it
+        return None
+
+
+def _round_up(x: float) -> float:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... times a power of ten that is at least ``x`` > 0."""
+    k = 10.0 ** np.floor(np.log10(x))
+    return float(next(m * k for m in (1, 2, 5, 10) if m * k >= x * (1 - 1e-12)))
+
+
+def _steps_tick(x, _pos) -> str:
+    if x == 0:
+        return "0"
+    return f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k"
 
 
 class TrainingPanel:
@@ -42,87 +136,131 @@ class TrainingPanel:
     config : ReinforceConfig, optional
         Starting values of the controls (default ``ReinforceConfig()``).
     env_ids : sequence of str
-        Environments offered in the dropdown.
-    max_env_steps : int
-        Starting value of the environment-step budget slider.
+        Environments offered in the dropdown; choosing one loads its :data:`ENV_DEFAULTS`.
+    max_env_steps : int, optional
+        Starting value of the environment-step budget slider (default: the budget of
+        :data:`ENV_DEFAULTS` for the starting environment, else 200 000).
     stop_at_target : bool
-        Starting value of the "stop when solved" box: stop once the batch mean return reaches the
-        environment's ``reward_threshold`` (475 for CartPole-v1).
+        Starting value of the "stop at threshold" box: stop once the batch mean return reaches the
+        environment's ``reward_threshold`` (475 for CartPole-v1, -100 for Acrobot-v1).
     redraw_seconds : float
-        Minimum time between two redraws of the curve while training (it grows to four times
-        the duration of a redraw, so drawing never takes more than about a fifth of the run).
+        Shortest time between two redraws of the curve while training.
+    max_draw_share : float
+        Largest share of a run's time spent drawing: the time between redraws is at least
+        ``(1 - max_draw_share) / max_draw_share`` times the smoothed duration of a redraw (a new
+        layout, drawn when a run starts or ends, is not counted).  A redraw comes at the end of an
+        iteration, so a run is redrawn after every iteration that ends at least that long (and at
+        least ``redraw_seconds``) after the previous redraw.
 
     Attributes
     ----------
     controls : dict of name -> widget
         One widget per config field shown (set ``.value`` to drive the panel from code).
     runs : list of dict
-        One entry per finished run: ``label``, ``config``, ``env_steps``, ``seconds``,
-        ``returns`` (arrays over iterations), ``result`` (the TrainResult) and
-        ``first_point_seconds`` (time from the start of :meth:`run` to the first drawn point).
+        One entry per finished run: ``number``, ``label`` (plain text), ``config``, ``env_steps``,
+        ``seconds``, ``returns`` (arrays over iterations), ``result`` (the TrainResult; None for a
+        run stopped by Kernel ▸ Interrupt), ``outcome`` (``"budget"``, ``"threshold"``,
+        ``"stopped"``, ``"interrupted"``, ``"diverged"`` or ``"collapsed"``),
+        ``first_point_seconds`` (from the start of :meth:`run` to the first drawn point),
+        ``seconds_total`` (the whole :meth:`run`), and ``redraws`` and ``draw_seconds`` (number
+        and total duration of the redraws while it trained; the final redraw not included).
+    draw_count : int
+        Redraws since the panel was made.
     widget : ipywidgets.VBox
         The whole panel (displaying the panel object displays this).
     """
 
+    #: Text under the buttons: how a run starts and stops.
+    HELP = ("<b>Train</b> runs beside the kernel, and <b>Stop</b> ends the run after its current batch "
+            "(Kernel ▸ Interrupt does not reach it). Pressed while another cell is running, <b>Train</b> "
+            "stays down and the run starts when that cell has finished.")
+    #: Time limit of a run (seconds) unless the starting config sets ``max_seconds``: a safety net,
+    #: far above what the step budgets of :data:`ENV_DEFAULTS` take.
+    MAX_SECONDS = 120.0
+    #: Width of the live figure (inches; it is drawn at 100 dpi) and height of its plots.
+    FIG_WIDTH, AXES_HEIGHT, DPI = 7.2, 2.5, 100
+
     def __init__(self, config: ReinforceConfig | None = None, env_ids=("CartPole-v1", "Acrobot-v1"),
-                 max_env_steps: int = 200_000, stop_at_target: bool = True, redraw_seconds: float = 0.25):
+                 max_env_steps: int | None = None, stop_at_target: bool = True, redraw_seconds: float = 0.1,
+                 max_draw_share: float = 0.25):
         base = (config or ReinforceConfig()).validate()
         self._base = base
         self.redraw_seconds = float(redraw_seconds)
+        if not self.redraw_seconds > 0:
+            raise ValueError(f"redraw_seconds must be positive, got {redraw_seconds!r}")
+        self.max_draw_share = float(max_draw_share)
+        if not 0 < self.max_draw_share < 1:
+            raise ValueError(f"max_draw_share must lie strictly between 0 and 1, got {max_draw_share!r}")
         env_ids = list(env_ids)
         if base.env_id not in env_ids:
             env_ids.insert(0, base.env_id)
+        if max_env_steps is None:
+            max_env_steps = ENV_DEFAULTS.get(base.env_id, {}).get("max_env_steps", 200_000)
         style = {"description_width": "9em"}
         layout = W.Layout(width="22em")
+        baselines = [(BASELINE_NAMES[b].replace(" baseline", ""), b) for b in BASELINES]
         self.controls = {
             "env_id": W.Dropdown(options=env_ids, value=base.env_id, description="environment", style=style,
                                  layout=layout),
             "policy": W.Dropdown(options=["linear", "mlp"], value=base.policy, description="policy", style=style,
                                  layout=layout),
-            "learning_rate": W.FloatLogSlider(value=base.learning_rate, base=10, min=-4, max=0, step=0.1,
-                                              description="learning rate", style=style, layout=layout,
-                                              readout_format=".3g"),
+            # a text box keeps exactly the number typed (a log slider would snap 0.05 to 0.0501)
+            "learning_rate": W.BoundedFloatText(value=base.learning_rate, min=1e-6, max=100.0,
+                                                description="learning rate α", style=style, layout=layout),
             "optimiser": W.Dropdown(options=list(OPTIMISERS), value=base.optimiser, description="optimiser",
                                     style=style, layout=layout),
-            "gamma": W.FloatSlider(value=base.gamma, min=0.9, max=1.0, step=0.001, description="gamma",
-                                   style=style, layout=layout, readout_format=".3f"),
+            "gamma": W.BoundedFloatText(value=base.gamma, min=0.0, max=1.0, description="discount γ",
+                                        style=style, layout=layout),
             "batch_episodes": W.IntSlider(value=base.batch_episodes or 16, min=2, max=64, step=1,
                                           description="episodes/batch", style=style, layout=layout),
-            "baseline": W.Dropdown(options=list(BASELINES), value=base.baseline, description="baseline",
+            "baseline": W.Dropdown(options=baselines, value=base.baseline, description="baseline",
                                    style=style, layout=layout),
             "reward_to_go": W.Checkbox(value=base.reward_to_go, description="reward-to-go"),
-            "discount_weighting": W.Checkbox(value=base.discount_weighting, description="gamma^t weighting"),
+            "discount_weighting": W.Checkbox(value=base.discount_weighting, description="γ^t weighting"),
             "normalise_returns": W.Checkbox(value=base.normalise_returns, description="normalise returns"),
             "seed": W.BoundedIntText(value=base.seed, min=0, max=2**31 - 1, description="seed", style=style,
                                      layout=layout),
             "max_env_steps": W.IntSlider(value=max_env_steps, min=10_000, max=1_000_000, step=10_000,
                                          description="step budget", style=style, layout=layout),
-            "stop_at_target": W.Checkbox(value=stop_at_target, description="stop when solved"),
+            "stop_at_target": W.Checkbox(value=stop_at_target, description="stop at threshold"),
         }
-        self.train_button = W.Button(description="Train", button_style="success", icon="play")
-        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
-        self.clear_button = W.Button(description="Clear", icon="trash")
+        self.train_button = W.ToggleButton(value=False, description="Train", button_style="success", icon="play",
+                                           tooltip="Start a run (if another cell is running: when it has finished)")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
+                                    tooltip="End the run after its current batch")
+        self.clear_button = W.Button(description="Clear", icon="trash", tooltip="Remove the earlier runs")
         self.x_axis = W.ToggleButtons(options=["env steps", "seconds"], value="env steps",
                                       description="x axis")
         self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
+        self.help = W.HTML(value=self.HELP)
         self.status = W.HTML(value="Press <b>Train</b> to start a run.")
-        self.image = W.Image(format="png", layout=W.Layout(width="640px"))
-        self.train_button.on_click(lambda _: self.start())
-        self.stop_button.on_click(lambda _: self.stop())
-        self.clear_button.on_click(lambda _: self.clear())
-        self.x_axis.observe(lambda _: self.redraw(), names="value")
+        self.image = W.Image(format="png", layout=W.Layout(width=f"{int(self.FIG_WIDTH * self.DPI)}px",
+                                                           max_width="100%"))
 
         self.runs: list = []
         self._current = None
         self._stop = threading.Event()
         self._thread = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()        # guards runs and _current
+        self._draw_lock = threading.RLock()  # guards the figure (Train draws from its thread)
+        self._quiet = threading.local()      # set while the panel itself moves the Train toggle
+        self._version = 0                    # changes whenever the plot's layout must be rebuilt
+        self._drawn = None                   # (version, x axis) of the figure as drawn
+        self._current_line = None
+        self._run_number = 0
         self.draw_count = 0
-        self._fig = Figure(figsize=(6.4, 3.6), dpi=100)
-        self._canvas = FigureCanvasAgg(self._fig)
-        self._ax = self._fig.add_subplot(1, 1, 1)
-        self._fig.subplots_adjust(left=0.12, right=0.98, bottom=0.14, top=0.9)  # fixed: no layout pass per draw
         self.last_draw_seconds = 0.0
+        self._draw_cost = None               # smoothed duration of one redraw (s)
+        self._fig = Figure(figsize=(self.FIG_WIDTH, 4.0), dpi=self.DPI)
+        self._canvas = FigureCanvasAgg(self._fig)
+        self._axes = {}
+        self._background = None              # the canvas without the running curve
+
+        self.train_button.observe(self._train_toggled, names="value")
+        self.stop_button.on_click(lambda _: self.stop())
+        self.clear_button.on_click(lambda _: self.clear())
+        self.x_axis.observe(lambda _: self.redraw(), names="value")
+        self.controls["env_id"].observe(self._env_changed, names="value")
 
         c = self.controls
         left = W.VBox([c["env_id"], c["policy"], c["learning_rate"], c["optimiser"], c["gamma"],
@@ -130,7 +268,7 @@ class TrainingPanel:
         right = W.VBox([c["baseline"], c["seed"], c["reward_to_go"], c["discount_weighting"],
                         c["normalise_returns"], c["stop_at_target"]])
         buttons = W.HBox([self.train_button, self.stop_button, self.clear_button, self.progress])
-        self.widget = W.VBox([W.HBox([left, right]), buttons, self.status, self.x_axis, self.image])
+        self.widget = W.VBox([W.HBox([left, right]), buttons, self.help, self.status, self.x_axis, self.image])
         self.redraw()
 
     # ------------------------------------------------------------------ display
@@ -138,14 +276,28 @@ class TrainingPanel:
         from IPython.display import display
         display(self.widget)
 
-    def snapshot(self):
-        """The panel's current plot as a static PNG (an ``IPython.display.Image``).
+    def snapshot(self, dpi: int = 200):
+        """The panel's current plot as a static high-resolution PNG (an ``IPython.display.Image``).
 
         Displaying it leaves a picture in the saved notebook and the HTML book, where the live
-        panel needs a kernel to work (without one it shows inert controls, or nothing at all).
+        panel needs a kernel to work (without one it shows inert controls, or nothing at all).  The
+        picture is drawn at ``dpi`` dots per inch and shown at the live plot's size (``retina``).
         """
         from IPython.display import Image
-        return Image(data=bytes(self.image.value), format="png")
+        with self._draw_lock:
+            self._draw()
+            line = self._current_line
+            if line is not None:
+                line.set_animated(False)  # savefig leaves animated artists out
+            try:
+                buf = io.BytesIO()
+                self._fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05,
+                                  facecolor="white")
+            finally:
+                if line is not None:
+                    line.set_animated(True)
+                self._background = None  # savefig changed the canvas: draw it whole next time
+        return Image(data=buf.getvalue(), format="png", retina=True)
 
     # ------------------------------------------------------------------ config
     def config(self) -> ReinforceConfig:
@@ -158,101 +310,165 @@ class TrainingPanel:
             reward_to_go=bool(c["reward_to_go"].value), discount_weighting=bool(c["discount_weighting"].value),
             normalise_returns=bool(c["normalise_returns"].value), seed=int(c["seed"].value),
             max_env_steps=int(c["max_env_steps"].value), max_iterations=100_000,
-            max_seconds=self._base.max_seconds or 60.0, progress=False,
+            max_seconds=self._base.max_seconds or self.MAX_SECONDS, progress=False,
         ).validate()
 
-    def _label(self, cfg: ReinforceConfig) -> str:
-        parts = [cfg.env_id.split("/")[-1], cfg.policy, f"lr={cfg.learning_rate:.3g}",
-                 "G_t" if cfg.reward_to_go else "R(tau)"]
-        if cfg.baseline != "none":
-            parts.append(f"b={cfg.baseline}")
-        return f"#{len(self.runs) + 1} " + " ".join(parts) + f" seed={cfg.seed}"
+    def _env_changed(self, change):
+        env_id = change["new"]
+        defaults = ENV_DEFAULTS.get(env_id)
+        if defaults:
+            for name, value in defaults.items():
+                self.controls[name].value = value
+            self.status.value = f"Loaded the settings with which {env_id} learns. Press <b>Train</b>."
+        with self._lock:
+            self._version += 1
+        self.redraw()
 
     # ------------------------------------------------------------------ running
     def run(self, config: ReinforceConfig | None = None):
         """Train with the panel's settings (or ``config``) in the calling thread; return the TrainResult.
 
-        Updates the progress bar, the status line and the curve while it runs, and adds the run
-        to :attr:`runs` when it ends.  :meth:`stop` (the Stop button) ends it after the current
-        iteration.
+        Updates the curve several times a second while it runs (then the progress bar and the status
+        line, so the words never run ahead of the picture), and adds the run to :attr:`runs` when it
+        ends, after a last redraw and before the final status.  :meth:`stop` (the Stop button) ends
+        it after the current iteration.  Run in the kernel's own thread (from a cell), Kernel ▸
+        Interrupt stops it: the status says "stopped (interrupted)", the partial curve is kept
+        (``result`` None) and the KeyboardInterrupt is raised again to stop the cell.
         """
         cfg = (config or self.config()).validate()
-        target = None
-        if self.controls["stop_at_target"].value:
-            try:
-                target = gymnasium.spec(cfg.env_id).reward_threshold
-            except Exception:  # unknown id: train() reports it
-                target = None
         self._stop.clear()
+        return self._train(cfg)
+
+    def _train(self, cfg):
+        target = _reward_threshold(cfg.env_id) if self.controls["stop_at_target"].value else None
+        in_thread = threading.current_thread() is not threading.main_thread()
         t0 = time.perf_counter()
-        current = {"label": self._label(cfg), "config": cfg, "env_steps": [], "seconds": [], "returns": [],
-                   "result": None, "first_point_seconds": None}
         with self._lock:
+            self._run_number += 1
+            current = {"number": self._run_number, "config": cfg, "env_steps": [], "seconds": [], "returns": [],
+                       "result": None, "outcome": None, "first_point_seconds": None, "seconds_total": None,
+                       "redraws": 0, "draw_seconds": 0.0}
+            current["label"] = _plain(f"#{current['number']} {estimator_label(cfg)}, "
+                                      + ", ".join(_settings(cfg).values()))
             self._current = current
-        self._set_running(True)
-        self.status.value = f"Training {current['label']} ..."
-        last_draw = [0.0]
+            self._version += 1
+        self._set_running(True, in_thread)
+        self.redraw()  # the new layout (legend with this run) at once, before the first batch
+        how = "<b>Stop</b> ends it." if in_thread else "Kernel ▸ Interrupt stops it."
+        self.status.value = f"Training {current['label']} ... {how}"
+        last_draw = [-np.inf]
+        share = self.max_draw_share
 
         def callback(m):
-            current["env_steps"].append(m["env_steps"])
-            current["seconds"].append(m["wall_time"])
-            current["returns"].append(m["return_mean"])
-            frac = max(m["iteration"] / cfg.max_iterations, m["env_steps"] / cfg.max_env_steps,
-                       m["wall_time"] / cfg.max_seconds)
-            self.progress.value = min(1.0, frac)
+            with self._lock:
+                current["env_steps"].append(m["env_steps"])
+                current["seconds"].append(m["wall_time"])
+                current["returns"].append(m["return_mean"])
             now = time.perf_counter()
-            # redraw at most every redraw_seconds, and never spend more than ~20% of the time drawing
-            gap = max(self.redraw_seconds, 4 * self.last_draw_seconds)
+            gap = max(self.redraw_seconds, (self._draw_cost or 0.0) * (1 - share) / share)
             if current["first_point_seconds"] is None or now - last_draw[0] >= gap:
-                self.redraw()
+                current["draw_seconds"] += self.redraw()
+                current["redraws"] += 1
                 last_draw[0] = time.perf_counter()
                 if current["first_point_seconds"] is None:
                     current["first_point_seconds"] = last_draw[0] - t0
-            self.status.value = (f"{current['label']}: iteration {m['iteration']}, {m['env_steps']:,} env steps, "
-                                 f"{m['wall_time']:.1f} s, mean return {m['return_mean']:.1f}")
-            solved = target is not None and m["return_mean"] >= target
-            return self._stop.is_set() or solved
+                frac = max(m["iteration"] / cfg.max_iterations,
+                           m["env_steps"] / cfg.max_env_steps if cfg.max_env_steps else 0.0,
+                           m["wall_time"] / cfg.max_seconds if cfg.max_seconds else 0.0)
+                self.progress.value = min(1.0, frac)
+                self.status.value = (f"#{current['number']}: iteration {m['iteration']}, "
+                                     f"{m['env_steps']:,} env steps, {m['wall_time']:.1f} s, "
+                                     f"mean return {m['return_mean']:.1f}. {how}")
+            reached = target is not None and m["return_mean"] >= target
+            return self._stop.is_set() or reached
 
         try:
             result = train(cfg, callback)
-        except Exception as err:
-            with self._lock:
-                self._current = None
-            self._set_running(False)
-            self.status.value = f"<span style='color:#D55E00'>Error: {err}</span>"
-            self.redraw()
+        except KeyboardInterrupt:
+            self._finish(current, None, t0, "interrupted")
             raise
-        current["result"] = result
-        with self._lock:
-            self.runs.append(current)
-            self._current = None
-        self._set_running(False)
-        self.progress.value = 1.0
-        total = time.perf_counter() - t0
-        last_return = current["returns"][-1] if current["returns"] else float("nan")
-        if result.diverged or result.collapsed:
-            self.status.value = f"<span style='color:#D55E00'>{result.message}</span>"
+        except Exception as err:
+            self._finish(current, None, t0, "error", err)
+            raise
+        if result.status == "callback":
+            outcome = "stopped" if self._stop.is_set() else "threshold"
         else:
-            why = {"budget": "budget used up", "callback": "stopped" if self._stop.is_set() else "solved"}
-            self.status.value = (f"{current['label']}: {why[result.status]} after {result.iterations} iterations, "
-                                 f"{result.env_steps:,} env steps, {total:.2f} s wall time "
-                                 f"(training {result.wall_time:.2f} s); last mean return {last_return:.1f}")
-        self.redraw()
+            outcome = result.status
+        self._finish(current, result, t0, outcome, target=target)
         return result
+
+    def _finish(self, current, result, t0, outcome, err=None, target=None):
+        """End a run: keep it, draw the final picture, *then* release the buttons and write the status."""
+        current["result"], current["outcome"] = result, outcome
+        current["seconds_total"] = time.perf_counter() - t0
+        with self._lock:
+            if result is not None or (outcome == "interrupted" and current["returns"]):
+                self.runs.append(current)
+            self._current = None
+            self._version += 1
+        self.redraw()
+        if result is not None:
+            self.progress.value = 1.0
+        self._set_running(False)
+        self.status.value = self._final_status(current, result, outcome, err, target)
+
+    def _final_status(self, current, result, outcome, err, target) -> str:
+        red = "<span style='color:#D55E00'>{}</span>"
+        if outcome == "error":
+            return red.format(f"Error: {err}")
+        if outcome in ("diverged", "collapsed"):
+            return red.format(f"{current['label']}: {result.message}")
+        returns, steps, cfg = current["returns"], current["env_steps"], current["config"]
+        if outcome == "budget":  # which budget: steps, the time limit or iterations
+            if cfg.max_env_steps is not None and steps and steps[-1] >= cfg.max_env_steps:
+                why = "step budget used up"
+            elif cfg.max_seconds is not None and current["seconds"] and current["seconds"][-1] >= cfg.max_seconds:
+                why = f"time limit of {cfg.max_seconds:g} s reached"
+            else:
+                why = "iteration budget used up"
+        else:
+            why = {"stopped": "stopped (Stop button)", "interrupted": "stopped (interrupted: Kernel ▸ Interrupt)",
+                   "threshold": f"reached the reward threshold {target:g}" if target is not None else ""}[outcome]
+        last = f"{returns[-1]:.1f}" if returns else "none"
+        return (f"{current['label']}: {why} after {len(returns)} iterations, {steps[-1] if steps else 0:,} env "
+                f"steps, {current['seconds_total']:.2f} s; last mean return {last}.")
 
     def start(self):
         """Start :meth:`run` in a background thread (what the Train button does)."""
         if self._thread is not None and self._thread.is_alive():
             return
-        cfg = self.config()
+        try:
+            cfg = self.config()
+        except (TypeError, ValueError) as err:  # a setting out of range: say so, release the button
+            self.status.value = f"<span style='color:#D55E00'>Error: {err}</span>"
+            self._set_running(False)
+            return
+        self._stop.clear()
+        self._set_running(True, True)  # at once, before the thread gets going
         self._thread = threading.Thread(target=self._run_quietly, args=(cfg,), daemon=True)
         self._thread.start()
 
     def _run_quietly(self, cfg):
         try:
-            self.run(cfg)
+            self._train(cfg)
         except Exception:  # already reported in the status line
             pass
+
+    def _train_toggled(self, change):
+        if getattr(self._quiet, "on", False):
+            return  # the panel moved the toggle itself
+        if change["new"]:
+            self.start()
+        else:
+            self.stop()  # released by hand (a queued click undone): stop whatever it started
+
+    @contextmanager
+    def _quietly(self):
+        self._quiet.on = True
+        try:
+            yield
+        finally:
+            self._quiet.on = False
 
     def wait(self, timeout: float | None = None):
         """Wait for a run started with :meth:`start` (or the Train button) to finish."""
@@ -267,44 +483,199 @@ class TrainingPanel:
         """Forget the earlier runs and clear the plot (the Clear button)."""
         with self._lock:
             self.runs = []
+            self._run_number = 0 if self._current is None else self._run_number
+            self._version += 1
         self.status.value = "Cleared. Press <b>Train</b> to start a run."
         self.progress.value = 0.0
         self.redraw()
 
-    def _set_running(self, running: bool):
+    def _set_running(self, running: bool, in_thread: bool = False):
+        with self._quietly():
+            self.train_button.value = running
         self.train_button.disabled = running
-        self.stop_button.disabled = not running
+        self.train_button.description = "Training" if running else "Train"
+        self.stop_button.disabled = not (running and in_thread)  # a click reaches a thread only
         self.clear_button.disabled = running
         if running:
             self.progress.value = 0.0
 
     # ------------------------------------------------------------------ drawing
-    def redraw(self):
-        """Redraw the learning curves of every kept run and of the current one into the image."""
-        with self._lock:
-            runs = list(self.runs) + ([self._current] if self._current is not None else [])
-            snapshot = [(r["label"], list(r["env_steps"]), list(r["seconds"]), list(r["returns"]), r is self._current)
-                        for r in runs]
-        ax = self._ax
-        ax.clear()
-        use_seconds = self.x_axis.value == "seconds"
-        for i, (label, steps, secs, rets, is_current) in enumerate(snapshot):
-            x = np.asarray(secs if use_seconds else steps, dtype=float)
-            y = np.asarray(rets, dtype=float)
-            ok = np.isfinite(x) & np.isfinite(y)  # never plot a non-finite value
-            style = plotting.series_style(i)
-            ax.plot(x[ok], y[ok], label=label + (" (running)" if is_current else ""), color=style["color"],
-                    linestyle=style["linestyle"], marker=style["marker"], markevery=max(1, int(ok.sum()) // 8),
-                    linewidth=2.4 if is_current else 1.6)
-        ax.set_xlabel("wall time (s)" if use_seconds else "environment steps")
-        ax.set_ylabel("mean episode return")
-        ax.set_title("REINFORCE learning curves")
-        ax.grid(True, alpha=0.3)
-        if snapshot:
-            ax.legend(loc="best", fontsize=8, frameon=False)
-        buf = io.BytesIO()
+    def redraw(self) -> float:
+        """Redraw the learning curves of the kept runs and of the current one into the image.
+
+        Returns the seconds it took.  The layout (one plot per environment, legend, caption) is
+        rebuilt only when a run starts or ends, the x axis changes or the plot is cleared, and the
+        whole figure is drawn only then or when an axis range changes (the ranges move in round
+        steps); in between the running curve is drawn over a saved picture of the rest, which
+        takes a few milliseconds.
+        """
         t0 = time.perf_counter()
-        self._canvas.print_png(buf)
+        with self._draw_lock:
+            rebuilt = self._draw()
+            rgba = np.asarray(self._canvas.buffer_rgba())
+            buf = io.BytesIO()
+            PIL.Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)  # fast to encode
         self.image.value = buf.getvalue()
+        seconds = time.perf_counter() - t0
         self.draw_count += 1
-        self.last_draw_seconds = time.perf_counter() - t0
+        self.last_draw_seconds = seconds
+        if not rebuilt:  # a new layout (a run starts or ends) is a one-off cost, not the drawing rate
+            self._draw_cost = seconds if self._draw_cost is None else 0.7 * self._draw_cost + 0.3 * seconds
+        return seconds
+
+    def _draw(self) -> bool:
+        """Bring the figure and the canvas up to date (the caller holds the draw lock).
+
+        Returns True if the layout was rebuilt.
+        """
+        with self._lock:
+            current = self._current
+            runs = list(self.runs) + ([current] if current is not None else [])
+            data = [(r, np.asarray(r["env_steps"], dtype=float), np.asarray(r["seconds"], dtype=float),
+                     np.asarray(r["returns"], dtype=float)) for r in runs]
+            version = self._version
+        use_seconds = self.x_axis.value == "seconds"
+        full = rebuilt = self._drawn != (version, use_seconds)
+        if rebuilt:
+            self._build(data, current, use_seconds)
+            self._drawn = (version, use_seconds)
+        elif current is not None and self._current_line is not None:
+            _, steps, secs, rets = data[-1]
+            self._set_line(self._current_line, secs if use_seconds else steps, rets)
+        for env_id, ax in self._axes.items():
+            full |= self._set_limits(ax, env_id, data, use_seconds)
+        line = self._current_line
+        if full or self._background is None:
+            self._canvas.draw()  # everything but the running curve (it is "animated")
+            self._background = self._canvas.copy_from_bbox(self._fig.bbox)
+        else:
+            self._canvas.restore_region(self._background)
+        if line is not None:
+            line.axes.draw_artist(line)
+        return rebuilt
+
+    @staticmethod
+    def _set_line(line, x, y):
+        n = min(len(x), len(y))
+        x, y = x[:n], y[:n]
+        ok = np.isfinite(x) & np.isfinite(y)  # never plot a non-finite value
+        line.set_data(x[ok], y[ok])
+        line.set_markevery(max(1, int(ok.sum()) // 8))
+
+    def _set_limits(self, ax, env_id, data, use_seconds) -> bool:
+        """Set the axis ranges of one environment's plot in round steps; True if they changed."""
+        xs, ys, budgets = [], [], []
+        for r, steps, secs, rets in data:
+            if r["config"].env_id != env_id:
+                continue
+            x = secs if use_seconds else steps
+            n = min(len(x), len(rets))
+            ok = np.isfinite(x[:n]) & np.isfinite(rets[:n])
+            xs.append(x[:n][ok])
+            ys.append(rets[:n][ok])
+            if r["config"].max_env_steps:
+                budgets.append(r["config"].max_env_steps)
+        x = np.concatenate(xs) if xs else np.zeros(0)
+        y = np.concatenate(ys) if ys else np.zeros(0)
+        if use_seconds:  # grows in steps of 1, 2, 5 x 10^k, so the picture is rarely redrawn whole
+            xlim = (0.0, 1.02 * _round_up(max(float(x.max()) if x.size else 0.0, 1.0)))
+        else:  # the step budget: the curve grows towards it
+            budget = max(budgets) if budgets else float(self.controls["max_env_steps"].value)
+            xlim = (0.0, 1.02 * max([budget] + ([float(x.max())] if x.size else [])))
+        threshold = _reward_threshold(env_id)
+        # 0 too: the returns of these environments start on one side of it
+        values = list(y) + ([threshold] if threshold is not None else []) + [0.0]
+        lo, hi = min(values), max(values)
+        step = _round_up((hi - lo) / 5) if hi > lo else 1.0
+        lo, hi = step * np.floor(lo / step), step * np.ceil(hi / step)
+        if hi <= lo:
+            hi = lo + step
+        ylim = (lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo))
+        changed = (ax.get_xlim(), ax.get_ylim()) != (xlim, ylim)
+        if changed:
+            ax.set_xlim(*xlim)
+            ax.set_ylim(*ylim)
+        return changed
+
+    def _build(self, data, current, use_seconds):
+        """Lay the figure out anew: one plot per environment, a legend and a caption below them."""
+        fig = self._fig
+        fig.clear()
+        self._current_line = None
+        self._background = None
+        envs = list(dict.fromkeys(r["config"].env_id for r, *_ in data)) or [self.controls["env_id"].value]
+        items = [_settings(r["config"]) for r, *_ in data]
+        differ = [k for k in ("policy", "step", "gamma", "batch", "seed") if len({it[k] for it in items}) > 1]
+        common = [v for k, v in items[0].items() if k not in differ] if items else []
+        labels = []
+        for (r, *_), it in zip(data, items):
+            label = f"#{r['number']} {estimator_label(r['config'])}"
+            label += "".join(f", {it[k]}" for k in differ)
+            labels.append(label + (" (running)" if r is current else ""))
+
+        # geometry in inches: title, plots, tick labels and x label, legend rows, caption
+        width, ax_h, top, below = self.FIG_WIDTH, self.AXES_HEIGHT, 0.35, 0.6
+        left, right, gap = 0.85, 0.35, 0.85
+        thresholds = {env_id: _reward_threshold(env_id) for env_id in envs}
+        marked = any(t is not None for t in thresholds.values())
+        rows = len(labels) + marked
+        legend_h = 0.21 * rows + (0.05 if rows else 0.0)
+        caption_h = 0.25 if common else 0.0
+        height = top + ax_h + below + legend_h + caption_h + 0.05
+        fig.set_size_inches(width, height)
+        n = len(envs)
+        ax_w = (width - left - right - gap * (n - 1)) / n
+        self._axes = {}
+        for k, env_id in enumerate(envs):
+            ax = fig.add_axes([(left + k * (ax_w + gap)) / width, (height - top - ax_h) / height,
+                               ax_w / width, ax_h / height])
+            self._axes[env_id] = ax
+            ax.set_title(env_id, fontsize=11, y=1.0, pad=6)  # a fixed y skips a layout pass per draw
+            ax.set_xlabel("wall time (s)" if use_seconds else "environment steps", fontsize=10)
+            if k == 0:
+                ax.set_ylabel("mean return of the batch", fontsize=10)
+            ax.tick_params(labelsize=9)
+            ax.grid(True, alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5 if n == 1 else 3, steps=[1, 2, 5, 10]))
+            if not use_seconds:
+                ax.xaxis.set_major_formatter(FuncFormatter(_steps_tick))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+            if thresholds[env_id] is not None:
+                threshold_line = ax.axhline(thresholds[env_id], color="0.35", linestyle=":", linewidth=1.4,
+                                            marker=None)
+        handles = []
+        for (r, steps, secs, rets), label in zip(data, labels):
+            style = plotting.series_style(r["number"] - 1)
+            (line,) = self._axes[r["config"].env_id].plot([], [], label=label, color=style["color"],
+                                                          linestyle=style["linestyle"], marker=style["marker"],
+                                                          linewidth=2.4 if r is current else 1.6,
+                                                          animated=r is current)  # drawn on its own
+            self._set_line(line, secs if use_seconds else steps, rets)
+            handles.append(line)
+            if r is current:
+                self._current_line = line
+        renderer = self._canvas.get_renderer()
+        avail = (width - left + 0.6) * fig.dpi
+        if marked:  # named in the legend, not on the plot, where a curve may run through the words
+            handles.append(threshold_line)
+            labels.append("gymnasium's reward threshold" if n > 1 else
+                          f"gymnasium's reward threshold, {thresholds[envs[0]]:g}")
+        if handles:
+            legend = fig.legend(handles, labels, loc="upper left", frameon=False, fontsize=9, borderaxespad=0,
+                                borderpad=0, handlelength=3.0,
+                                bbox_to_anchor=((left - 0.6) / width, (height - top - ax_h - below) / height))
+            _shrink_to_fit(legend.get_texts(), lambda: legend.get_window_extent(renderer).width, avail)
+        if common:
+            caption = fig.text((left - 0.6) / width, (height - top - ax_h - below - legend_h) / height,
+                               "Same in every run: " + ", ".join(common), fontsize=9, va="top", color="0.25")
+            _shrink_to_fit([caption], lambda: caption.get_window_extent(renderer).width, avail)
+
+
+def _shrink_to_fit(texts, measure, available, smallest=6.0):
+    """Lower the font size of ``texts`` until ``measure()`` (a width in pixels) fits ``available``."""
+    texts = list(texts)
+    size = texts[0].get_fontsize() if texts else 0
+    while texts and measure() > available and size > smallest:
+        size -= 0.5
+        for t in texts:
+            t.set_fontsize(size)
