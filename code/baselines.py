@@ -3,22 +3,24 @@ r"""Baselines, and how to measure what they buy: the variance of the gradient es
 Every estimator here is one gradient sample per trajectory (from
 :func:`pgbook.estimators.policy_gradient_samples`),
 
-$$\hat g(\tau) = \sum_t w_t\,\nabla_\theta\log\pi_\theta(a_t\mid s_t)\,(\Psi_t - b_t),$$
+.. math::
 
-and what changes between the variants is the signal $\Psi_t$ (full return or reward-to-go) and
-the baseline $b_t$.  Variances are *total* variances: the trace of the covariance matrix of
-$\hat g$, i.e. the sum of the variances of its components (the expected squared distance of a
-sample from the true gradient).
+   \hat g(\tau) = \sum_t w_t\,\nabla_\theta\log\pi_\theta(a_t\mid s_t)\,(\Psi_t - b_t),
+
+and what changes between the variants is the signal :math:`\Psi_t` (full return or
+reward-to-go) and the baseline :math:`b_t`.  Variances are *total* variances: the trace of the
+covariance matrix of :math:`\hat g`, i.e. the sum of the variances of its components (the
+expected squared distance of a sample from the true gradient).
 
 * :func:`total_variance` and :func:`weighted_moments` measure it from samples or, with
   trajectory probabilities from :func:`pgbook.mdp.enumerate_trajectories`, exactly.
-* :func:`optimal_constant_baseline` is the constant $b$ minimising that variance
-  (Greensmith, Bartlett and Baxter, 2004):  writing the estimator as $X - bY$ with
-  $X = \hat g$ at $b = 0$ and $Y = \sum_t w_t \nabla\log\pi(a_t\mid s_t)$ (mean zero),
-  $\operatorname{tr}\operatorname{Cov}(X - bY)$ is a parabola in $b$ with its minimum at
-  $b^\star = \mathbb E[X\cdot Y] / \mathbb E[Y\cdot Y]$.
+* :func:`optimal_constant_baseline` is the constant :math:`b` minimising that variance
+  (Greensmith, Bartlett and Baxter, 2004):  writing the estimator as :math:`X - bY` with
+  :math:`X = \hat g` at :math:`b = 0` and :math:`Y = \sum_t w_t \nabla\log\pi(a_t\mid s_t)`
+  (mean zero), :math:`\operatorname{tr}\operatorname{Cov}(X - bY)` is a parabola in :math:`b`
+  with its minimum at :math:`b^\star = \mathbb E[X\cdot Y] / \mathbb E[Y\cdot Y]`.
 * :func:`fit_linear_value` / :func:`linear_value` fit a state-value baseline
-  $b_t = \phi(s_t, t)^\top w$ by least squares on the returns-to-go.
+  :math:`b_t = \phi(s_t, t)^\top w` by least squares on the returns-to-go.
 * :func:`estimator_variants` returns the book's five estimators on one batch, and
   :func:`variance_table` compares them (variance ratios and, when the exact gradient is
   known, a z-test of unbiasedness).
@@ -84,7 +86,7 @@ def _weights(prob, n: int) -> np.ndarray:
 def weighted_moments(samples, prob=None):
     """Mean (parameter shape) and total variance of gradient samples.
 
-    ``samples`` has shape (n, *theta_shape).  With ``prob=None`` they are Monte Carlo draws and
+    ``samples`` has shape ``(n, *theta_shape)``.  With ``prob=None`` they are Monte Carlo draws and
     the variance is the unbiased sample variance (divisor n - 1) summed over components.  With
     ``prob`` (n,), the samples are *all* trajectories with their exact probabilities (an
     :class:`pgbook.mdp.Enumeration`) and the result is the exact mean and variance.
@@ -102,17 +104,21 @@ def weighted_moments(samples, prob=None):
 
 
 def total_variance(samples, prob=None) -> float:
-    """Trace of the covariance of gradient samples (n, *theta_shape); see :func:`weighted_moments`."""
+    """Trace of the covariance of gradient samples ``(n, *theta_shape)``.
+
+    See :func:`weighted_moments`.
+    """
     return weighted_moments(samples, prob)[1]
 
 
 def baseline_direction(score, mask, gamma: float, discount_weighting: bool = True,
                        reward_to_go: bool = True) -> np.ndarray:
-    """``Y = sum_t w_t score_t`` per trajectory, shape (n, *theta_shape): what a constant baseline of 1 subtracts.
+    """``Y = sum_t w_t score_t`` per trajectory: what a constant baseline of 1 subtracts.
 
-    Computed with :func:`pgbook.estimators.policy_gradient_samples` (baseline 1 on zero rewards),
-    so the weights ``w_t`` (``gamma**t`` or 1, as the estimator with these flags uses) and the
-    masking are exactly the estimator's.  Its mean is zero (the score has mean zero at every step).
+    Shape ``(n, *theta_shape)``.  Computed with
+    :func:`pgbook.estimators.policy_gradient_samples` (baseline 1 on zero rewards), so the
+    weights ``w_t`` (``gamma**t`` or 1, as the estimator with these flags uses) and the masking
+    are exactly the estimator's.  Its mean is zero (the score has mean zero at every step).
     """
     score = check_finite(score, "score")
     if score.ndim < 2:
@@ -126,14 +132,15 @@ def baseline_direction(score, mask, gamma: float, discount_weighting: bool = Tru
 
 def optimal_constant_baseline(score, rewards, mask, gamma: float, reward_to_go: bool = True,
                               discount_weighting: bool = True, prob=None) -> float:
-    """The constant baseline of minimum total variance, $b^\\star = E[X\\cdot Y]/E[Y\\cdot Y]$.
+    r"""The constant baseline of minimum total variance, :math:`b^\star = E[X\cdot Y]/E[Y\cdot Y]`.
 
-    ``score`` (n, T, *theta_shape), ``rewards`` and ``mask`` (n, T) as for
-    :func:`pgbook.estimators.policy_gradient_samples`.  Since $E[Y] = 0$ this equals
-    $\\operatorname{tr}\\operatorname{Cov}(X, Y) / \\operatorname{tr}\\operatorname{Cov}(Y)$, and that centred
-    form is what is computed: with ``prob=None`` from sample moments (so it is exactly the
-    minimiser of the batch's own sample variance; use a separate pilot batch if the estimator must
-    stay exactly unbiased), with ``prob`` from exact trajectory probabilities of an enumeration.
+    ``score`` of shape ``(n, T, *theta_shape)``, ``rewards`` and ``mask`` of shape ``(n, T)``, as
+    for :func:`pgbook.estimators.policy_gradient_samples`.  Since :math:`E[Y] = 0` this equals
+    :math:`\operatorname{tr}\operatorname{Cov}(X, Y) / \operatorname{tr}\operatorname{Cov}(Y)`,
+    and that centred form is what is computed: with ``prob=None`` from sample moments (so it is
+    exactly the minimiser of the batch's own sample variance; use a separate pilot batch if the
+    estimator must stay exactly unbiased), with ``prob`` from exact trajectory probabilities of
+    an enumeration.
     """
     reward_to_go = check_bool(reward_to_go, "reward_to_go")
     discount_weighting = check_bool(discount_weighting, "discount_weighting")
@@ -164,7 +171,7 @@ def constant_baseline_variance(score, rewards, mask, gamma: float, b_values, rew
 # ---------------------------------------------------------------------------------------------
 
 def one_hot_features(states, n_states: int) -> np.ndarray:
-    """Tabular features: ``phi(s) = e_s``, shape (*states.shape, n_states)."""
+    """Tabular features: ``phi(s) = e_s``, shape ``(*states.shape, n_states)``."""
     n_states = check_positive_int(n_states, "n_states")
     s = np.asarray(states)
     if not np.issubdtype(s.dtype, np.integer) or np.any((s < 0) | (s >= n_states)):
@@ -221,7 +228,7 @@ def linear_value(features, weights) -> np.ndarray:
 
 def estimator_variants(score, rewards, mask, gamma: float, *, constant_baseline: float,
                        optimal_baseline: float | None = None, value_baseline=None) -> dict:
-    """One batch, five estimators: a dict name -> samples (n, *theta_shape).
+    """One batch, five estimators: a dict name -> samples ``(n, *theta_shape)``.
 
     ``"full return"`` (Psi = R(tau)), ``"reward-to-go"`` (Psi = G_t), ``"rtg + constant b"``
     (G_t - ``constant_baseline``), ``"rtg + optimal b"`` (G_t - ``optimal_baseline``, included when
@@ -246,7 +253,8 @@ def estimator_variants(score, rewards, mask, gamma: float, *, constant_baseline:
 @dataclass(frozen=True)
 class VarianceRow:
     """One line of :func:`variance_table`: the estimator's name, total variance, ratio to the
-    first estimator's variance, and (when the exact gradient was given) the worst |z| of its mean."""
+    first estimator's variance, and (when the exact gradient was given) the worst :math:`|z|` of
+    its mean."""
 
     name: str
     variance: float
@@ -308,8 +316,9 @@ class PilotBaselines:
 def fit_pilot_baselines(score, rewards, mask, gamma: float, features, ridge: float = 1e-6) -> PilotBaselines:
     """Fit the three baselines of :class:`PilotBaselines` on one batch.
 
-    ``score`` (n, T, *theta_shape), ``rewards`` and ``mask`` (n, T), ``features`` (n, T, F) for the
-    value fit (e.g. :func:`one_hot_features` or :func:`cartpole_features`).
+    ``score`` of shape ``(n, T, *theta_shape)``, ``rewards`` and ``mask`` of shape ``(n, T)``,
+    ``features`` of shape ``(n, T, F)`` for the value fit (e.g. :func:`one_hot_features` or
+    :func:`cartpole_features`).
     """
     constant = float(estimators.discounted_return(rewards, gamma, mask).mean())
     optimal = optimal_constant_baseline(score, rewards, mask, gamma)
@@ -350,8 +359,8 @@ def mdp_estimator_variants(mdp: TabularMDP, policy, theta, n: int, rng, pilot: P
                            action_baseline=None) -> dict:
     """The five estimators of :func:`estimator_variants` on ``n`` fresh episodes of a tabular MDP.
 
-    A dict name -> (n, *theta_shape).  With ``action_baseline`` (an (S, A) table b(s, a)) a sixth
-    entry ``"rtg + b(s, a)"`` uses a baseline that depends on the action taken: it is biased
+    A dict name -> ``(n, *theta_shape)``.  With ``action_baseline`` (an (S, A) table b(s, a)) a
+    sixth entry ``"rtg + b(s, a)"`` uses a baseline that depends on the action taken: it is biased
     (see :func:`action_baseline_bias`).
     """
     from .mdp import sample_trajectories
@@ -377,8 +386,12 @@ def mdp_estimator_variants(mdp: TabularMDP, policy, theta, n: int, rng, pilot: P
 def action_baseline_bias(mdp: TabularMDP, policy, theta, action_baseline) -> np.ndarray:
     r"""Exact mean shift caused by an action-dependent baseline b(s, a) (an (S, A) table).
 
-    Subtracting $b(s_t, a_t)$ changes the estimator's mean by
-    $-\sum_t \gamma^t \sum_s d_t(s) \sum_a \pi(a\mid s)\,\nabla\log\pi(a\mid s)\,b(s, a)$,
+    Subtracting :math:`b(s_t, a_t)` changes the estimator's mean by
+
+    .. math::
+
+       -\sum_t \gamma^t \sum_s d_t(s) \sum_a \pi(a\mid s)\,\nabla\log\pi(a\mid s)\,b(s, a),
+
     which is zero whenever b does not depend on a (the score has mean zero) and in general is not.
     Returns an array of ``policy.theta_shape``.
     """
@@ -395,7 +408,7 @@ def action_baseline_bias(mdp: TabularMDP, policy, theta, action_baseline) -> np.
 
 
 def gym_batch_arrays(batch, policy, theta):
-    """Scores (n, T, *theta_shape) of a :class:`pgbook.reinforce.Batch`, zero where masked."""
+    """Scores ``(n, T, *theta_shape)`` of a :class:`pgbook.reinforce.Batch`, zero where masked."""
     actions = np.where(batch.mask, batch.actions, 0) if batch.actions.ndim == 2 else batch.actions
     s = policy.score(theta, batch.obs, actions)
     return s * batch.mask.reshape(batch.mask.shape + (1,) * (s.ndim - 2))

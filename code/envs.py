@@ -237,23 +237,25 @@ def short_corridor_optimum(gamma: float = 1.0, horizon: int | None = None, tol: 
 class LinearQuadraticEnv(gymnasium.Env):
     """One-dimensional linear system with quadratic cost, in the book's notation (chapter 11).
 
-    Dynamics ``s' = f_s s + f_a a + xi`` with ``xi ~ N(0, sigma_xi**2)``; start ``s_0 ~ N(0, init_std**2)``;
-    reward ``-(c_s s**2 + c_a a**2)`` for the state ``s`` *before* the step and the action ``a`` taken.
+    Dynamics ``s' = f_s s + f_a a + xi`` with ``xi ~ N(0, sigma_xi**2)``; start
+    ``s_0 ~ N(0, init_std**2)``; reward ``-(c_s s**2 + c_a a**2)`` for the state ``s`` *before*
+    the step and the action ``a`` taken.
 
     Parameters (all settable through ``gymnasium.make(LINEAR_QUADRATIC_ID, f_s=..., ...)``):
-        f_s: state multiplier (default 1.0: left alone, the state drifts like a random walk).
-        f_a: action multiplier (default 1.0, non-zero).
-        c_s: state cost weight (default 1.0, > 0).
-        c_a: action cost weight (default 1.0, > 0).
-        sigma_xi: standard deviation of the process noise xi (default 0.1, >= 0).
-        init_std: standard deviation of the initial state (default 1.0, >= 0).
-        max_action: the action space is ``Box(-max_action, max_action, (1,))`` (default 20); actions
-            outside are clipped to it, as gymnasium's Pendulum does.
-        max_state: the observation space is ``Box(-max_state, max_state, (1,))`` (default 1000); if
-            the state leaves it the system has left its operating range and the episode
-            terminates (with that step's reward), so a diverging policy never yields an
-            overflow.  With the defaults and any stabilising gain neither bound is ever met,
-            so the exact formulas of :func:`lq_expected_return` apply.
+
+    * ``f_s``: state multiplier (default 1.0: left alone, the state drifts like a random walk).
+    * ``f_a``: action multiplier (default 1.0, non-zero).
+    * ``c_s``: state cost weight (default 1.0, > 0).
+    * ``c_a``: action cost weight (default 1.0, > 0).
+    * ``sigma_xi``: standard deviation of the process noise xi (default 0.1, >= 0).
+    * ``init_std``: standard deviation of the initial state (default 1.0, >= 0).
+    * ``max_action``: the action space is ``Box(-max_action, max_action, (1,))`` (default 20);
+      actions outside are clipped to it, as gymnasium's Pendulum does.
+    * ``max_state``: the observation space is ``Box(-max_state, max_state, (1,))`` (default
+      1000); if the state leaves it the system has left its operating range and the episode
+      terminates (with that step's reward), so a diverging policy never yields an overflow.
+      With the defaults and any stabilising gain neither bound is ever met, so the exact
+      formulas of :func:`lq_expected_return` apply.
 
     Register-time ``TimeLimit``: :data:`LINEAR_QUADRATIC_MAX_STEPS` steps.  Observations and
     actions are float64 arrays of shape (1,).
@@ -309,19 +311,23 @@ def _lq_args(f_s, f_a, c_s, c_a, gamma):
 
 def riccati_gain(f_s: float = 1.0, f_a: float = 1.0, c_s: float = 1.0, c_a: float = 1.0, gamma: float = 1.0,
                  horizon: int | None = None, tol: float = 1e-14, max_iter: int = 100_000):
-    """Optimal feedback gain(s) ``k`` (the optimal policy is ``a = -k s``) by the Riccati recursion.
+    r"""Optimal feedback gain(s) ``k`` (the optimal policy is ``a = -k s``), by the Riccati
+    recursion.
 
     The optimal cost-to-go is ``c s^2`` (plus a constant from the noise, which does not change
     the gain), so the optimal value is ``-c s^2``.  Going one step back in time,
 
-    $$c \\leftarrow c_s + \\gamma f_s^2 c - \\frac{(\\gamma f_s f_a c)^2}{c_a + \\gamma f_a^2 c},\\qquad
-      k = \\frac{\\gamma f_s f_a c}{c_a + \\gamma f_a^2 c}.$$
+    .. math::
+
+       c &\leftarrow c_s + \gamma f_s^2 c - \frac{(\gamma f_s f_a c)^2}{c_a + \gamma f_a^2 c}, \\
+       k &= \frac{\gamma f_s f_a c}{c_a + \gamma f_a^2 c}.
 
     * ``horizon=None``: the discounted infinite-horizon problem; iterate from ``c = c_s`` to the
-      fixed point ``c*`` and return the stationary gain ``k*`` (a float).  For ``gamma = 1`` this needs
-      the system to be controllable (``f_a != 0``, always true here).
+      fixed point ``c*`` and return the stationary gain ``k*`` (a float).  For ``gamma = 1`` this
+      needs the system to be controllable (``f_a != 0``, always true here).
     * ``horizon=T``: the finite-horizon problem with T actions; start from ``c = 0`` after the
-      last step and return the array ``k[0..T-1]`` of time-varying gains (``k[t]`` is used at step t).
+      last step and return the array ``k[0..T-1]`` of time-varying gains (``k[t]`` is used at
+      step t).
 
     Raises ValueError for bad parameters or if the iteration does not converge.
     """
@@ -361,13 +367,16 @@ def riccati_value(f_s: float = 1.0, f_a: float = 1.0, c_s: float = 1.0, c_a: flo
 def lq_expected_return(k, sigma=0.0, f_s: float = 1.0, f_a: float = 1.0, c_s: float = 1.0, c_a: float = 1.0,
                        sigma_xi: float = 0.1, init_std: float = 1.0, gamma: float = 1.0,
                        horizon: int | None = LINEAR_QUADRATIC_MAX_STEPS):
-    """Exact expected discounted return of the policy ``a = -k s + sigma * eps``, ``eps ~ N(0, 1)``.
+    r"""Exact expected discounted return of the policy ``a = -k s + sigma * eps``,
+    ``eps ~ N(0, 1)``.
 
     Only the second moment ``m_t = E[s_t^2]`` matters (everything has mean zero):
-    ``m_0 = init_std^2`` and ``m_{t+1} = (f_s - f_a k)^2 m_t + f_a^2 sigma^2 + sigma_xi^2``; step t costs
-    ``E[c_s s_t^2 + c_a a_t^2] = (c_s + c_a k^2) m_t + c_a sigma^2``.  So
+    ``m_0 = init_std^2`` and ``m_{t+1} = (f_s - f_a k)^2 m_t + f_a^2 sigma^2 + sigma_xi^2``; step
+    t costs ``E[c_s s_t^2 + c_a a_t^2] = (c_s + c_a k^2) m_t + c_a sigma^2``.  So
 
-    $$J(k, \\sigma) = -\\sum_{t=0}^{T-1} \\gamma^t \\big[(c_s + c_a k^2) m_t + c_a\\sigma^2\\big].$$
+    .. math::
+
+       J(k, \sigma) = -\sum_{t=0}^{T-1} \gamma^t \big[(c_s + c_a k^2) m_t + c_a\sigma^2\big].
 
     ``horizon=T`` (default: the env's TimeLimit) sums T steps; ``horizon=None`` sums to
     infinity in closed form (``-inf`` when ``gamma (f_s - f_a k)^2 >= 1`` or when ``gamma = 1``).

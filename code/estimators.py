@@ -83,21 +83,25 @@ def returns_to_go(rewards, gamma, mask=None) -> np.ndarray:
 
 def policy_gradient_samples(score, rewards, mask, gamma, reward_to_go: bool = True,
                             discount_weighting: bool = True, baseline=None) -> np.ndarray:
-    """One score-function gradient sample per trajectory, shape (n, *theta_shape).
+    """One score-function gradient sample per trajectory, shape ``(n, *theta_shape)``.
 
-    .. math:: \\hat g(\\tau) = \\sum_{t=0}^{T-1} w_t\\, \\nabla_\\theta \\log\\pi_\\theta(a_t\\mid s_t)\\,(\\Psi_t - b_t)
+    .. math::
 
-    with :math:`b_t` from ``baseline`` (None means 0; a scalar, a (T,) array or an (n, T) array) and
+       \\hat g(\\tau) = \\sum_{t=0}^{T-1} w_t\\,
+       \\nabla_\\theta \\log\\pi_\\theta(a_t\\mid s_t)\\,(\\Psi_t - b_t)
 
-    * ``reward_to_go=True``: :math:`\\Psi_t = G_t`, :math:`w_t = \\gamma^t` if ``discount_weighting``
-      else 1.  Note :math:`\\gamma^t G_t = \\sum_{k\\ge t}\\gamma^k r_k`: the rewards from step t on,
-      discounted from step 0 as in :math:`J`.  Without the weight the estimator is biased for
-      :math:`\\gamma < 1` (Nota and Thomas, 2020).
+    with :math:`b_t` from ``baseline`` (None means 0; a scalar, a (T,) array or an (n, T) array)
+    and
+
+    * ``reward_to_go=True``: :math:`\\Psi_t = G_t`, :math:`w_t = \\gamma^t` if
+      ``discount_weighting`` else 1.  Note :math:`\\gamma^t G_t = \\sum_{k\\ge t}\\gamma^k r_k`:
+      the rewards from step t on, discounted from step 0 as in :math:`J`.  Without the weight
+      the estimator is biased for :math:`\\gamma < 1` (Nota and Thomas, 2020).
     * ``reward_to_go=False``: :math:`\\Psi_t = R(\\tau) = \\sum_k \\gamma^k r_k`, :math:`w_t = 1`
       (:math:`R(\\tau)` is already discounted from step 0, so ``discount_weighting`` has no effect:
       this is :math:`\\nabla\\log P(\\tau)\\,R(\\tau)` itself).
 
-    ``score`` has shape (n, T, *theta_shape); masked steps contribute 0.  With
+    ``score`` has shape ``(n, T, *theta_shape)``; masked steps contribute 0.  With
     ``discount_weighting=True`` (either choice of ``reward_to_go``, any baseline that does not
     depend on the action taken) the mean over trajectories is an unbiased estimate of
     :math:`\\nabla_\\theta J`.
@@ -457,7 +461,9 @@ def _samples_and_exact(samples, exact):
 
 
 def compare(samples, exact, comparisons: int | None = None, false_failure: float = FALSE_FAILURE) -> Comparison:
-    r"""Does the Monte Carlo average of ``samples`` (n, *shape) agree with the ``exact`` value (shape)?
+    r"""Does the Monte Carlo average of ``samples`` agree with the ``exact`` value?
+
+    ``samples`` has shape ``(n, *exact.shape)``: one row per Monte Carlo draw.
 
     The book's one test of a Monte Carlo estimate against an exact value.  Each component's
     :math:`z` = (mean - exact) / standard error is held to :func:`z_threshold` for the skewness
@@ -468,10 +474,10 @@ def compare(samples, exact, comparisons: int | None = None, false_failure: float
     probability.  ``Comparison.passed`` is the verdict; printing it shows the table.
 
     The normal approximation needs enough samples for their skewness :math:`\kappa`: a component
-    with ``n < 28 + 25 kappa**2`` (the rule of Sugden, Smith and Jones, 2000), or whose samples do not
-    vary while its mean differs from ``exact``, is not judged (``Comparison.testable`` is False there,
-    and the verdict says how many), rather than given a verdict the check cannot stand behind; if
-    no component can be judged the call raises ValueError.
+    with ``n < 28 + 25 kappa**2`` (the rule of Sugden, Smith and Jones, 2000), or whose samples do
+    not vary while its mean differs from ``exact``, is not judged (``Comparison.testable`` is False
+    there, and the verdict says how many), rather than given a verdict the check cannot stand
+    behind; if no component can be judged the call raises ValueError.
     """
     samples, exact = _samples_and_exact(samples, exact)
     n = samples.shape[0]
@@ -508,10 +514,11 @@ def batch_rms_error(samples, exact, batch_sizes) -> np.ndarray:
     """Root-mean-square error of batch means, one value per batch size.
 
     For each ``N`` in ``batch_sizes`` the first ``(n // N) * N`` samples are split into ``n // N``
-    disjoint batches of ``N``; the result is :math:`\\sqrt{\\operatorname{mean}_b \\|\\bar x_b - x^\\star\\|^2}`,
-    the RMS over batches of the Euclidean norm of (batch mean - ``exact``).  For independent samples
-    with covariance :math:`\\Sigma` it estimates :math:`\\sqrt{\\operatorname{tr}\\Sigma / N}`.
-    ``samples`` has shape (n, *exact.shape); returns shape (len(batch_sizes),).
+    disjoint batches of ``N``; the result is
+    :math:`\\sqrt{\\operatorname{mean}_b \\|\\bar x_b - x^\\star\\|^2}`, the RMS over batches of the
+    Euclidean norm of (batch mean - ``exact``).  For independent samples with covariance
+    :math:`\\Sigma` it estimates :math:`\\sqrt{\\operatorname{tr}\\Sigma / N}`.
+    ``samples`` has shape ``(n, *exact.shape)``; returns shape ``(len(batch_sizes),)``.
     Raises ValueError for mismatched shapes or a batch size that is not in ``1..n``.
     """
     samples, exact = _samples_and_exact(samples, exact)

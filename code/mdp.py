@@ -528,12 +528,16 @@ def gymnasium_returns(env, policy, theta, n: int, gamma: float, rng: np.random.G
 
 
 def optimal_values(mdp: TabularMDP):
-    """Finite-horizon value iteration: ``(V_star, greedy)``.
+    r"""Finite-horizon value iteration: ``(V_star, greedy)``.
 
-    ``V_star`` (T+1, S) with $V^\\star_T = 0$ and
-    $V^\\star_t(s) = \\max_a \\sum_{s'} P(s'\\mid s,a)[R(s,a,s') + \\gamma V^\\star_{t+1}(s')]$ (zero at
-    terminal states); ``greedy`` (T, S) the maximising action at each step.  The best achievable
-    objective is ``mdp.mu0 @ V_star[0]``: no policy, stationary or not, does better.
+    ``V_star`` (T+1, S) with :math:`V^\star_T = 0` and
+
+    .. math::
+
+       V^\star_t(s) = \max_a \sum_{s'} P(s'\mid s,a)\,[R(s,a,s') + \gamma V^\star_{t+1}(s')]
+
+    (zero at terminal states); ``greedy`` (T, S) the maximising action at each step.  The best
+    achievable objective is ``mdp.mu0 @ V_star[0]``: no policy, stationary or not, does better.
     """
     mdp = _check_mdp(mdp)
     T, S = mdp.horizon, mdp.n_states

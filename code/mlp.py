@@ -1,14 +1,17 @@
-"""A softmax policy with one hidden tanh layer and hand-written backpropagation.
+r"""A softmax policy with one hidden tanh layer and hand-written backpropagation.
 
 The network maps an observation ``x`` (``obs_dim`` numbers) to action probabilities
 
-$$h = \\tanh(x W_1 + b_1), \\qquad \\text{logits} = h W_2 + b_2, \\qquad
-\\pi_\\theta(a \\mid x) = \\operatorname{softmax}(\\text{logits})_a .$$
+.. math::
+
+   h &= \tanh(x W_1 + b_1), \\
+   \text{logits} &= h W_2 + b_2, \\
+   \pi_\theta(a \mid x) &= \operatorname{softmax}(\text{logits})_a .
 
 The parameters live in one flat vector ``theta`` (shape ``theta_shape = (n_params,)``) so that
 the trainer and the optimisers treat it like any other policy's parameters;
 :meth:`MLPSoftmax.unpack` views it as ``W1, b1, W2, b2``.  The score
-$\\nabla_\\theta \\log \\pi_\\theta(a \\mid x)$ is computed by backpropagation written out by hand:
+:math:`\nabla_\theta \log \pi_\theta(a \mid x)` is computed by backpropagation written out by hand:
 the gradient of the log-probability with respect to the logits is ``onehot(a) - probs``, and the
 chain rule carries it back through ``W2`` and the tanh layer (whose derivative is ``1 - h**2``).
 ``tests/test_mlp.py`` checks it against finite differences.

@@ -105,7 +105,8 @@ def pathwise_from_eps(dist, grad_f, eps) -> np.ndarray:
 
     Parameters
     ----------
-    dist : reparameterisable distribution (see :func:`pathwise_samples`).
+    dist : reparameterisable distribution
+        See :func:`pathwise_samples`.
     grad_f : callable ``x (n, d) -> (n, d)``
         The gradient of the integrand f with respect to x, vectorised over the rows of x.
     eps : array (n, d)
@@ -137,7 +138,8 @@ def pathwise_from_eps(dist, grad_f, eps) -> np.ndarray:
 
 
 def pathwise_samples(dist, grad_f, n: int, rng) -> np.ndarray:
-    """``n`` independent pathwise (reparameterisation) gradient samples of :math:`\\mathbb E_{p_\\theta}[f(x)]`.
+    """``n`` independent pathwise (reparameterisation) gradient samples of
+    :math:`\\mathbb E_{p_\\theta}[f(x)]`.
 
     Draws :math:`\\varepsilon_k` with ``dist.sample_eps(rng, n)``, maps them to
     :math:`x_k = g_\\theta(\\varepsilon_k)` and returns
@@ -147,13 +149,15 @@ def pathwise_samples(dist, grad_f, n: int, rng) -> np.ndarray:
 
     Parameters
     ----------
-    dist : pgbook.distributions.Gaussian (or any object with ``sample_eps``, ``reparameterize``,
-        ``params`` and ``reparameterize_jacobian``)
+    dist : pgbook.distributions.Gaussian
+        Or any object with ``sample_eps``, ``reparameterize``, ``params`` and
+        ``reparameterize_jacobian``.
     grad_f : callable ``x (n, d) -> (n, d)``
         :math:`\\nabla_x f`, vectorised over rows.
     n : int >= 1
         Number of samples.
     rng : numpy.random.Generator
+        The source of the noise :math:`\\varepsilon_k`.
 
     Returns
     -------

@@ -125,7 +125,7 @@ class TabularSoftmax(_Policy):
         return softmax(self.check_theta(theta))
 
     def probs(self, theta, states) -> np.ndarray:
-        """Action probabilities, shape (*states.shape, n_actions)."""
+        """Action probabilities, shape ``(*states.shape, n_actions)``."""
         theta = self.check_theta(theta)
         return softmax(theta[self._states(states)])
 
@@ -141,7 +141,8 @@ class TabularSoftmax(_Policy):
         return _sample_categorical(self.probs(theta, states), rng)
 
     def score(self, theta, states, actions) -> np.ndarray:
-        """Analytic :math:`\\nabla_\\theta\\log\\pi_\\theta(a\\mid s)`, shape (*states.shape, n_states, n_actions).
+        """Analytic :math:`\\nabla_\\theta\\log\\pi_\\theta(a\\mid s)`, shape
+        ``(*states.shape, n_states, n_actions)``.
 
         Only row ``s`` is non-zero, where it equals ``onehot(a) - pi(.|s)``.
         """
@@ -182,7 +183,7 @@ class LinearSoftmax(_LinearFeatures):
         return self._features(obs) @ self.check_theta(theta)
 
     def probs(self, theta, obs) -> np.ndarray:
-        """Action probabilities, shape (*batch, n_actions)."""
+        """Action probabilities, shape ``(*batch, n_actions)``."""
         return softmax(self.logits(theta, obs))
 
     def _actions(self, actions, batch_shape) -> np.ndarray:
@@ -197,7 +198,7 @@ class LinearSoftmax(_LinearFeatures):
         return _sample_categorical(self.probs(theta, obs), rng)
 
     def score(self, theta, obs, actions) -> np.ndarray:
-        """Analytic score ``x (onehot(a) - pi)^T``, shape (*batch, *theta_shape)."""
+        """Analytic score ``x (onehot(a) - pi)^T``, shape ``(*batch, *theta_shape)``."""
         x = self._features(obs)
         p = softmax(x @ self.check_theta(theta))
         a = self._actions(actions, p.shape[:-1])
@@ -209,8 +210,8 @@ class LinearSoftmax(_LinearFeatures):
 class LinearGaussian(_LinearFeatures):
     """Gaussian with linear mean and state-independent log standard deviation.
 
-    ``theta`` has shape (obs_dim + 2, act_dim): rows ``0..obs_dim`` are ``W`` (the last of
-    them the bias), the final row is ``log_std``.  Actions have shape (*batch, act_dim).
+    ``theta`` has shape ``(obs_dim + 2, act_dim)``: rows ``0..obs_dim`` are ``W`` (the last of
+    them the bias), the final row is ``log_std``.  Actions have shape ``(*batch, act_dim)``.
     """
 
     bias = True
@@ -224,7 +225,7 @@ class LinearGaussian(_LinearFeatures):
         return f"LinearGaussian(obs_dim={self.obs_dim}, act_dim={self.act_dim})"
 
     def mean_std(self, theta, obs):
-        """Mean (*batch, act_dim) and standard deviation (act_dim,)."""
+        """Mean, shape ``(*batch, act_dim)``, and standard deviation, shape ``(act_dim,)``."""
         theta = self.check_theta(theta)
         return self._features(obs) @ theta[:-1], np.exp(theta[-1])
 
@@ -246,7 +247,7 @@ class LinearGaussian(_LinearFeatures):
         return mean + std * rng.standard_normal(mean.shape)
 
     def score(self, theta, obs, actions) -> np.ndarray:
-        """Analytic score, shape (*batch, obs_dim + 2, act_dim)."""
+        """Analytic score, shape ``(*batch, obs_dim + 2, act_dim)``."""
         x = self._features(obs)
         mean, std = self.mean_std(theta, obs)
         a = self._actions(actions, mean)

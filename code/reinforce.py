@@ -6,12 +6,17 @@ One iteration of :func:`train`
    (:func:`collect_batch`, through ``gymnasium.make_vec``);
 2. turns the batch into one gradient sample per episode with the Part I estimator
    :func:`pgbook.estimators.policy_gradient_samples`,
-   $\hat g_i = \sum_t w_t\, \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, (\Psi_t - b_t)$,
-   where $\Psi_t$ is the full return $R(\tau)$ or the reward-to-go $G_t$, $b_t$ a baseline
-   and $w_t = \gamma^t$ or 1 ($w_t = 1$ for the full return); which gradient the mean of
-   $\hat g_i$ is ($\nabla J_\gamma$, $\nabla J_1$ or neither) is told by
-   :func:`pgbook.estimators.estimand` and the fields of :class:`ReinforceConfig`;
-3. averages the samples, $\hat g = \frac1n \sum_i \hat g_i$, and takes one ascent step
+
+   .. math::
+
+      \hat g_i = \sum_t w_t\, \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, (\Psi_t - b_t),
+
+   where :math:`\Psi_t` is the full return :math:`R(\tau)` or the reward-to-go :math:`G_t`,
+   :math:`b_t` a baseline and :math:`w_t = \gamma^t` or 1 (:math:`w_t = 1` for the full
+   return); which gradient the mean of :math:`\hat g_i` is (:math:`\nabla J_\gamma`,
+   :math:`\nabla J_1` or neither) is told by :func:`pgbook.estimators.estimand` and the fields
+   of :class:`ReinforceConfig`;
+3. averages the samples, :math:`\hat g = \frac1n \sum_i \hat g_i`, and takes one ascent step
    (plain SGD or Adam).
 
 Everything is set in one :class:`ReinforceConfig`; :func:`train` returns a :class:`TrainResult`
@@ -70,7 +75,9 @@ __all__ = [
     "OPTIMISERS",
 ]
 
+#: The values of :attr:`ReinforceConfig.baseline`.
 BASELINES = ("none", "batch-mean", "value")
+#: The values of :attr:`ReinforceConfig.optimiser`.
 OPTIMISERS = ("adam", "sgd")
 POLICIES = ("linear", "mlp")
 VECTORIZATION_MODES = ("auto", "vector_entry_point", "sync")

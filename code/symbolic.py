@@ -118,12 +118,17 @@ class SymbolicFamily:
     Attributes
     ----------
     name : str
-    params : tuple of Symbols, the parameters :math:`\\theta` (same order as ``params`` in
-        :mod:`pgbook.distributions`).
-    x : Symbol, the outcome variable.
-    support : tuple of outcomes for a discrete family, or None for a density on the real line.
-    prob_fn : callable outcome -> expression :math:`p_\\theta(x)`.
-    score_closed_form_fn : callable outcome -> Matrix, the textbook formula of the score.
+        The family's name, e.g. ``"Bernoulli"``.
+    params : tuple of Symbols
+        The parameters :math:`\\theta` (same order as ``params`` in :mod:`pgbook.distributions`).
+    x : Symbol
+        The outcome variable.
+    support : tuple or None
+        The outcomes of a discrete family, or None for a density on the real line.
+    prob_fn : callable
+        Outcome -> expression :math:`p_\\theta(x)`.
+    score_closed_form_fn : callable
+        Outcome -> Matrix, the textbook formula of the score.
     """
 
     name: str
@@ -305,18 +310,27 @@ class TrajectoryGradient:
 
     Attributes
     ----------
-    prob : :math:`P(\\tau|\\theta)` as a product of the start probability, the policy terms and the
+    prob
+        :math:`P(\\tau|\\theta)` as a product of the start probability, the policy terms and the
         transition terms.
-    log_prob : its logarithm written as a sum (logs of products expanded).
-    policy_terms, dynamics_terms : the factors of ``prob`` that are policy probabilities and the
-        ones that belong to the environment (start state and transitions).
-    dynamics_symbols : the symbols (or undefined-function applications) of the environment.
-    grad_log_prob : :math:`\\nabla_\\theta \\log P(\\tau|\\theta)` (one row per parameter).
-    grad_log_policy : :math:`\\sum_t \\nabla_\\theta \\log \\pi_\\theta(a_t|s_t)`.
-    equal : True when the two gradients are identical.
-    dynamics_free : True when no environment quantity appears in ``grad_log_prob``.
-    log_prob_depends_on_dynamics : True when ``log_prob`` itself does contain them (so the
-        vanishing is a property of the gradient, not of the model).
+    log_prob
+        Its logarithm written as a sum (logs of products expanded).
+    policy_terms, dynamics_terms
+        The factors of ``prob`` that are policy probabilities and the ones that belong to the
+        environment (start state and transitions).
+    dynamics_symbols
+        The symbols (or undefined-function applications) of the environment.
+    grad_log_prob
+        :math:`\\nabla_\\theta \\log P(\\tau|\\theta)` (one row per parameter).
+    grad_log_policy
+        :math:`\\sum_t \\nabla_\\theta \\log \\pi_\\theta(a_t|s_t)`.
+    equal
+        True when the two gradients are identical.
+    dynamics_free
+        True when no environment quantity appears in ``grad_log_prob``.
+    log_prob_depends_on_dynamics
+        True when ``log_prob`` itself does contain them (so the vanishing is a property of the
+        gradient, not of the model).
     """
 
     theta: tuple

@@ -164,22 +164,30 @@ class _GaussianQModel:
 
 
 class ConjugateGaussianModel(_GaussianQModel):
-    """Unknown mean with a Gaussian prior: :math:`z \\sim \\mathcal N(m_0, \\sigma_0^2)`, :math:`y_i \\mid z \\sim \\mathcal N(z, \\sigma_y^2)`.
+    r"""Unknown mean with a Gaussian prior: :math:`z \sim \mathcal N(m_0, \sigma_0^2)`,
+    :math:`y_i \mid z \sim \mathcal N(z, \sigma_y^2)`.
 
     Parameters
     ----------
-    y : array (N,) of observations, N >= 1
-    noise_std : :math:`\\sigma_y > 0`
-    prior_mean : :math:`m_0`
-    prior_std : :math:`\\sigma_0 > 0`
+    y : array (N,)
+        The observations, N >= 1.
+    noise_std : float
+        :math:`\sigma_y > 0`.
+    prior_mean : float
+        :math:`m_0`.
+    prior_std : float
+        :math:`\sigma_0 > 0`.
 
-    With :math:`q_\\phi = \\mathcal N(\\mu, e^{2\\omega})` (``params`` :math:`\\phi` ``= [mu, omega]``), every quantity is in
-    closed form:
+    With :math:`q_\phi = \mathcal N(\mu, e^{2\omega})` (``params`` :math:`\phi` ``= [mu, omega]``),
+    every quantity is in closed form:
 
     .. math::
 
-        \\mathcal L(\\mu, \\omega) = \\sum_i \\Big[-\\tfrac12\\log 2\\pi\\sigma_y^2 - \\frac{(y_i-\\mu)^2 + e^{2\\omega}}{2\\sigma_y^2}\\Big]
-           - \\tfrac12\\log 2\\pi \\sigma_0^2 - \\frac{(\\mu - m_0)^2 + e^{2\\omega}}{2 \\sigma_0^2} + \\omega + \\tfrac12\\log 2\\pi e .
+        \mathcal L(\mu, \omega)
+          = {} & \sum_i \Big[-\tfrac12\log 2\pi\sigma_y^2
+                 - \frac{(y_i-\mu)^2 + e^{2\omega}}{2\sigma_y^2}\Big] \\
+               & - \tfrac12\log 2\pi \sigma_0^2 - \frac{(\mu - m_0)^2 + e^{2\omega}}{2 \sigma_0^2}
+                 + \omega + \tfrac12\log 2\pi e .
     """
 
     dim = 1
@@ -542,7 +550,8 @@ class FitResult:
     Attributes
     ----------
     params : array (P,)
-        The averaged iterate (mean of the parameters over the last ``average_fraction`` of steps).
+        The averaged iterate (mean of the parameters over the last ``average_fraction`` of
+        steps).
     last_params : array (P,)
         The parameters after the final step.
     trace : array (n_steps + 1, P)
@@ -550,7 +559,8 @@ class FitResult:
     elbo_trace : array (n_steps,)
         Monte Carlo ELBO estimate (mean ELBO signal of the batch) at every step; NaN for
         ``estimator="exact"``.
-    estimator, n_samples, n_steps, learning_rate : the settings used.
+    estimator, n_samples, n_steps, learning_rate
+        The settings used.
     """
 
     params: np.ndarray
@@ -578,13 +588,18 @@ def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_sam
     Parameters
     ----------
     model : ConjugateGaussianModel, LogisticRegressionModel or DiscreteSourceModel
-    rng : numpy.random.Generator (not needed for ``estimator="exact"``)
-    estimator : "score" (black-box VI), "pathwise" (reparameterisation) or "exact"
+        The model whose ELBO is maximised.
+    rng : numpy.random.Generator
+        The source of the samples (not needed for ``estimator="exact"``).
+    estimator : str
+        ``"score"`` (black-box VI), ``"pathwise"`` (reparameterisation) or ``"exact"``
         (``model.elbo_grad``, deterministic: the reference answer).
-    baseline : for "score": subtract a running mean of the ELBO signal from the previous steps
+    baseline : bool
+        For ``"score"``: subtract a running mean of the ELBO signal from the previous steps
         (an exponential moving average with ``baseline_decay``); fixed before each batch is
         drawn, so the estimate stays unbiased.
-    params0 : starting parameters (default ``model.initial_params()``).
+    params0 : array (P,), optional
+        Starting parameters (default ``model.initial_params()``).
 
     Raises
     ------

@@ -13,8 +13,8 @@ The panel also works without a browser, which is how the tests drive it::
 
     panel = TrainingPanel()
     panel.controls["learning_rate"].value = 0.1
-    result = panel.run()          # trains in the calling thread and returns the TrainResult
-    panel.runs[-1]["returns"]     # the curve that was drawn
+    result = panel.run()       # trains in this thread, returns the TrainResult
+    panel.runs[-1]["returns"]  # the curve that was drawn
 
 How a run stops.  **Train** runs :meth:`TrainingPanel.run` in a background thread, so the kernel
 stays free to receive the **Stop** click; Kernel ▸ Interrupt does not reach that thread, and the
