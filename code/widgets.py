@@ -35,7 +35,7 @@ from contextlib import contextmanager
 import gymnasium
 import ipywidgets as W
 import numpy as np
-import PIL.Image
+import matplotlib.image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -514,7 +514,9 @@ class TrainingPanel:
             rebuilt = self._draw()
             rgba = np.asarray(self._canvas.buffer_rgba())
             buf = io.BytesIO()
-            PIL.Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)  # fast to encode
+            # the lowest compression: fast to encode (matplotlib saves through pillow)
+            matplotlib.image.imsave(buf, rgba[..., :3], format="png",
+                                    pil_kwargs={"compress_level": 1})
         self.image.value = buf.getvalue()
         seconds = time.perf_counter() - t0
         self.draw_count += 1
