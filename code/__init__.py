@@ -1,21 +1,51 @@
 """pgbook: the shared code of *Policy Gradients from First Principles*.
 
 The notebooks tell the story; every computation they show lives here, once, and is
-covered by the tests in ``tests/``.  Importing the package applies the book's figure
-style and registers the book's gymnasium environments (``pgbook/...``).
+covered by the tests in ``tests/``.  Importing the package registers the book's
+gymnasium environments (``pgbook/...``) and nothing heavier: each submodule is loaded
+on first use (``from pgbook import mdp``, ``import pgbook.mdp`` or ``pgbook.mdp``), so
+sympy, matplotlib and ipywidgets arrive only with a chapter that needs them.  Importing
+:mod:`pgbook.plotting` applies the book's figure style.
 """
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
-from . import _validate, plotting, seeding  # noqa: F401
-from .seeding import book_seed, make_rng  # noqa: F401
-from . import mdp, policies, estimators  # noqa: F401
-from . import distributions, symbolic  # noqa: F401
-from . import envs  # noqa: F401  (registers pgbook/ShortCorridor-v0 and pgbook/LinearQuadratic-v0)
-from . import es, quadrature  # noqa: F401
-from . import general, pathwise, vi  # noqa: F401
-from . import optim  # noqa: F401
-from . import reinforce, mlp, widgets  # noqa: F401
+from .seeding import book_seed, make_rng  # noqa: E402,F401
+from . import envs  # noqa: E402,F401  (registers pgbook/ShortCorridor-v0 and pgbook/LinearQuadratic-v0)
 
-plotting.use_style()
+#: The submodules, each imported on first attribute access (PEP 562).
+_SUBMODULES = (
+    "baselines",
+    "distributions",
+    "envs",
+    "es",
+    "estimators",
+    "general",
+    "mdp",
+    "mlp",
+    "optim",
+    "pathwise",
+    "plotting",
+    "policies",
+    "quadrature",
+    "reinforce",
+    "seeding",
+    "symbolic",
+    "vi",
+    "widgets",
+)
+
+__all__ = [*_SUBMODULES, "book_seed", "make_rng"]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES or name == "_validate":
+        return importlib.import_module(f".{name}", __name__)  # also binds it on the package
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

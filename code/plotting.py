@@ -2,8 +2,8 @@
 
 Colours are the Okabe-Ito palette (safe for the common colour-vision deficiencies);
 every series also gets its own line style and marker, so figures still read when
-printed in greyscale.  Call :func:`use_style` once (``import pgbook`` does) and draw
-with the helpers below or plain matplotlib.
+printed in greyscale.  Importing this module applies :func:`use_style` (and so does
+:func:`new_figure`); draw with the helpers below or plain matplotlib.
 """
 from __future__ import annotations
 
@@ -189,3 +189,6 @@ def show_panels(figures, alts) -> None:
     alts = [alts] if isinstance(alts, str) else list(alts)
     text = "\n".join(f"[panel {i + 1}] {alt}" for i, alt in enumerate(alts))
     display({"text/html": markup, "text/plain": text}, raw=True)
+
+
+use_style()  # importing the module (``from pgbook import plotting``) applies the book's style

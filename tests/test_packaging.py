@@ -14,7 +14,10 @@ The fresh-environment check itself is `make test` on a clean clone (CI): it crea
 """
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -128,3 +131,37 @@ def test_requirements_install_the_package_from_this_folder():
     assert data["project"]["name"] == "pgbook"
     assert data["tool"]["setuptools"]["package-dir"]["pgbook"] == "code"
     assert (ROOT / "code" / "__init__.py").exists()
+
+
+IMPORT_PROBE = """
+import json, sys
+import gymnasium
+import pgbook
+heavy = [m for m in ("sympy", "matplotlib.pyplot", "ipywidgets") if m in sys.modules]
+ids = [i for i in ("pgbook/ShortCorridor-v0", "pgbook/LinearQuadratic-v0") if i in gymnasium.registry]
+from pgbook import mdp
+import pgbook.vi
+print(json.dumps({"heavy": heavy, "ids": ids, "all": pgbook.__all__, "dir": dir(pgbook),
+                  "attrs": [pgbook.mdp is mdp, pgbook.vi.__name__, pgbook.plotting.__name__]}))
+"""
+
+
+def test_import_pgbook_is_cheap_and_registers_the_environments():
+    """`import pgbook` loads no sympy, pyplot or ipywidgets; submodules arrive on first use."""
+    out = subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True,
+                         check=True, cwd=ROOT / "tests").stdout
+    probe = json.loads(out.strip().splitlines()[-1])
+    assert probe["heavy"] == [], f"import pgbook pulled in {probe['heavy']}"
+    assert probe["ids"] == ["pgbook/ShortCorridor-v0", "pgbook/LinearQuadratic-v0"]
+    assert probe["attrs"] == [True, "pgbook.vi", "pgbook.plotting"]
+    modules = sorted(p.stem for p in (ROOT / "code").glob("*.py") if not p.stem.startswith("_"))
+    assert sorted(set(probe["all"]) & set(modules)) == modules, "pgbook.__all__ should list every submodule"
+    assert set(modules) <= set(probe["dir"])
+
+
+def test_importing_plotting_applies_the_book_style():
+    code = ("import matplotlib as mpl; from pgbook import plotting; "
+            "print(mpl.rcParams['axes.spines.top'], mpl.rcParams['axes.prop_cycle'].by_key()['color'][0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT / "tests").stdout.split()
+    assert out == ["False", "#0072B2"]
