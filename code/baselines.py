@@ -519,8 +519,3 @@ def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes:
             warnings.warn(message, TrainingCollapsedWarning, stacklevel=2)
             break
     return TabularRun(theta, np.array(returns), np.array(thetas), status, message)
-
-
-# ---------------------------------------------------------------------------------------------
-# Optimal values of a tabular MDP (the target a learner is measured against)
-# ---------------------------------------------------------------------------------------------

@@ -38,12 +38,13 @@ function and iterate averaging); helpers :func:`gaussian_kl`, :func:`gaussian_ex
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._validate import check_finite, check_positive, check_positive_int, check_shape, check_probabilities, check_rng
 from .distributions import Categorical, Gaussian
+from .estimators import score_function_samples
 from .pathwise import pathwise_samples
 from .optim import Adam
 
@@ -65,13 +66,6 @@ __all__ = [
 ]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-def _score_function_samples(dist, f, n, rng, baseline=None):
-    """Call pgbook.estimators.score_function_samples (the book's one copy of the estimator)."""
-    from . import estimators
-
-    return estimators.score_function_samples(dist, f, n, rng, baseline=baseline)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,7 +512,7 @@ def score_function_elbo_samples(model, params, n: int, rng, baseline=None) -> np
     q = model.make_q(params)
     if baseline is not None:
         baseline = float(check_finite(baseline, "baseline"))
-    return _score_function_samples(q, elbo_signal(model, q), n, check_rng(rng), baseline=baseline)
+    return score_function_samples(q, elbo_signal(model, q), n, check_rng(rng), baseline=baseline)
 
 
 def pathwise_elbo_samples(model, params, n: int, rng) -> np.ndarray:
@@ -571,7 +565,6 @@ class FitResult:
     n_samples: int
     n_steps: int
     learning_rate: float
-    extra: dict = field(default_factory=dict)
 
 
 def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_samples: int = 32,
@@ -642,7 +635,7 @@ def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_sam
                     seen["f"] = signal(z)
                     return seen["f"]
 
-                grad = _score_function_samples(q, f, n_samples, rng, baseline=b).mean(axis=0)
+                grad = score_function_samples(q, f, n_samples, rng, baseline=b).mean(axis=0)
             else:
                 if not hasattr(model, "grad_log_joint"):
                     raise ValueError(f"{type(model).__name__} has a discrete latent: the pathwise estimator does not apply")
