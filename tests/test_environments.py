@@ -38,6 +38,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from test_lone_notebook import committed_head
+
 ROOT = Path(__file__).resolve().parent.parent
 ENVS = ROOT / "tests" / "envs"
 # ipywidgets, gymnasium and training (10), SymPy (02).
@@ -76,22 +78,6 @@ print(json.dumps({
     "view_is_the_panel": state["view_specs"][0]["model_id"] == panel.widget.model_id,
     "bar_iterations": bar.iterations, "seconds": time.perf_counter() - t0}))
 '''
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
-def committed_head() -> str:
-    try:
-        head = git("rev-parse", "HEAD")
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.fail("this test needs git and a git checkout (it installs pgbook from the committed HEAD)")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    print(f"\npgbook from the committed HEAD {head[:12]}"
-          + (" (uncommitted changes are not part of this test)" if dirty else ""))
-    return head
 
 
 def clean_env(**changes: str) -> dict:

@@ -45,6 +45,19 @@ def git(*args: str) -> str:
                           text=True).stdout.strip()
 
 
+def committed_head(what: str = "pgbook") -> str:
+    """The commit that the slow tests install pgbook from (they never see uncommitted changes)."""
+    try:
+        head = git("rev-parse", "HEAD")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.fail("this test needs git and a git checkout (it installs pgbook from the committed HEAD)")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    print(f"\n{what} from the committed HEAD {head[:12]}"
+          + (" (the working tree has uncommitted changes; they are not part of this test)"
+             if dirty else ""))
+    return head
+
+
 def pinned(name: str) -> str:
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         if re.match(rf"^{re.escape(name)}==", line.strip(), re.I):
@@ -54,13 +67,7 @@ def pinned(name: str) -> str:
 
 @pytest.mark.slow
 def test_chapter_runs_alone_and_installs_pgbook_from_the_repository(tmp_path, monkeypatch):
-    try:
-        head = git("rev-parse", "HEAD")
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        pytest.fail("this test needs git and a git checkout (it installs pgbook from the committed HEAD)")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    print(f"\nLone-notebook test: chapter {CHAPTER} and pgbook from the committed HEAD {head[:12]}"
-          + (" (the working tree has uncommitted changes; they are not part of this test)" if dirty else ""))
+    head = committed_head(f"Lone-notebook test: chapter {CHAPTER} and pgbook")
 
     # 1. The chapter alone in an empty folder, as committed.
     folder = tmp_path / "alone"
