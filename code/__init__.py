@@ -34,6 +34,7 @@ _SUBMODULES = (
     "reinforce",
     "seeding",
     "symbolic",
+    "training",
     "vi",
     "widgets",
 )

@@ -39,7 +39,7 @@ from ._validate import (ArgumentTypeError, check_bool, check_finite, check_nonne
                         check_positive_int, check_finite_real, check_rng, check_shape)
 from .mdp import TabularMDP
 from .optim import Adam
-from .reinforce import CollapseWatch, TrainingCollapsedWarning, _learning_rate_hint
+from .training import CollapseWatch, TrainingCollapsedWarning, learning_rate_hint
 
 __all__ = [
     "total_variance",
@@ -475,9 +475,9 @@ def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes:
     step (beta1 = 0.9, beta2 = 0.999).  It is the tabular, numpy-vectorised twin of
     :func:`pgbook.reinforce.train`, fast enough to run many episodes per second on FrozenLake.
 
-    Like :func:`pgbook.reinforce.train` it stops with a :class:`pgbook.reinforce.TrainingCollapsedWarning`
+    Like :func:`pgbook.reinforce.train` it stops with a :class:`pgbook.training.TrainingCollapsedWarning`
     (``status="collapsed"``) when the table turns deterministic on the states it visits while its
-    return is poor (:class:`pgbook.reinforce.CollapseWatch`).  The starting point of that
+    return is poor (:class:`pgbook.training.CollapseWatch`).  The starting point of that
     comparison is the exact J of the initial (uniform) policy and its target the optimal value
     (:func:`pgbook.mdp.optimal_values`): the check judges the run from outside with the model,
     the learning itself still sees only sampled episodes.
@@ -515,7 +515,7 @@ def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes:
         se = float(disc.std(ddof=1)) / np.sqrt(n_episodes) if n_episodes > 1 else 0.0
         if watch.observe(it, ret, non_greedy, se):
             status = "collapsed"
-            message = watch.message(it, _learning_rate_hint(learning_rate), "mean discounted return")
+            message = watch.message(it, learning_rate_hint(learning_rate), "mean discounted return")
             warnings.warn(message, TrainingCollapsedWarning, stacklevel=2)
             break
     return TabularRun(theta, np.array(returns), np.array(thetas), status, message)

@@ -28,7 +28,7 @@ import numpy as np
 
 from ._validate import check_finite, check_positive, check_positive_int, check_shape
 from .estimators import score_function_samples
-from .optim import make_optimizer
+from .optim import make_optimiser
 from .quadrature import gauss_hermite
 
 __all__ = [
@@ -246,7 +246,7 @@ def optimize(f, theta0, *, sigma: float, population: int, iterations: int, learn
         raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
 
     d = theta.size
-    step = make_optimizer(optimizer, d, learning_rate, momentum)
+    step = make_optimiser(optimizer, d, learning_rate, momentum)
     sign = 1.0 if maximize else -1.0
     thetas = np.empty((iterations + 1, d))
     sigmas = np.empty(iterations)

@@ -12,7 +12,7 @@ import numpy as np
 from ._validate import (ArgumentTypeError, NonFiniteError, check_choice, check_finite, check_positive, check_real,
                         check_shape)
 
-__all__ = ["SGD", "Adam", "make_optimizer"]
+__all__ = ["SGD", "Adam", "make_optimiser"]
 
 
 def _shape(shape) -> tuple:
@@ -83,9 +83,9 @@ class Adam:
         return self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-def make_optimizer(name: str, shape, learning_rate: float, momentum: float = 0.0):
+def make_optimiser(name: str, shape, learning_rate: float, momentum: float = 0.0):
     """``"adam"`` or ``"sgd"`` by name."""
-    check_choice(name, ("adam", "sgd"), "optimizer")
+    check_choice(name, ("adam", "sgd"), "optimiser")
     if name == "adam":
         return Adam(shape, learning_rate)
     return SGD(shape, learning_rate, momentum)

@@ -52,7 +52,9 @@ from ._validate import (ArgumentTypeError, NonFiniteError, check_bool, check_cho
                         check_seed)
 from .mlp import MLPSoftmax
 from .policies import LinearGaussian, LinearSoftmax, _sample_categorical, log_softmax
-from .optim import make_optimizer
+from .optim import make_optimiser
+from .training import (CollapseWatch, RunResult, TrainingCollapsedWarning, TrainingDivergedWarning,
+                       learning_rate_hint)
 
 from .estimators import policy_gradient_samples, returns_to_go
 
@@ -60,9 +62,6 @@ __all__ = [
     "ReinforceConfig",
     "TrainResult",
     "Batch",
-    "TrainingDivergedWarning",
-    "TrainingCollapsedWarning",
-    "CollapseWatch",
     "train",
     "train_many",
     "collect_batch",
@@ -83,30 +82,6 @@ POLICIES = ("linear", "mlp")
 VECTORIZATION_MODES = ("auto", "vector_entry_point", "sync")
 #: Longest episode a round will wait for when the environment sets no time limit.
 SAFETY_MAX_EPISODE_STEPS = 10_000
-#: A softmax policy is *saturated* on a batch when the mean over its steps of
-#: 1 - max_a pi(a|s), the probability of not taking the most likely action, is below this.
-#: Its score onehot(a) - pi is then about zero: the gradient vanishes and learning stops.
-SATURATION_PROB = 1e-6
-#: A run has *collapsed* when its policy was saturated on this many batches in a row and their
-#: mean return is poor (see :class:`CollapseWatch`).
-COLLAPSE_PATIENCE = 5
-
-
-class TrainingDivergedWarning(UserWarning):
-    """Issued when :func:`train` stops because a parameter, return or gradient is not finite."""
-
-
-class TrainingCollapsedWarning(UserWarning):
-    """Issued when a trainer stops because its policy became deterministic while its return is poor.
-
-    A softmax policy whose most likely action has probability 1 - 1e-6 or more in every visited
-    state has a (numerically) zero score, so the gradient vanishes and the run cannot recover;
-    if its return is then far below what the run reached (or no better than where it started),
-    the run has collapsed, usually because the learning rate is too large.  Used by
-    :func:`train`, :func:`train_many` and :func:`pgbook.baselines.reinforce_tabular`.
-    """
-
-
 @dataclass
 class ReinforceConfig:
     """Every setting of a REINFORCE run.
@@ -538,44 +513,24 @@ def _variance(samples):
 
 # ------------------------------------------------------------------------------------ training
 @dataclass
-class TrainResult:
-    """What :func:`train` returns.
+class TrainResult(RunResult):
+    """What :func:`train` returns: a :class:`pgbook.training.RunResult` with the run's ``config``,
+    its ``policy`` object and ``env_steps``, the environment steps it took.
 
-    ``history`` holds one dict of metrics per iteration (see :func:`train`); :meth:`curve` pulls
-    one metric out as an array.  ``status`` is ``"budget"`` (a budget ran out), ``"callback"``
-    (the callback asked to stop), ``"diverged"`` (then ``message`` says what to change and
-    ``theta`` holds the last finite parameters) or ``"collapsed"`` (the policy became
-    deterministic while its return was poor; ``message`` says what to change).
+    ``history`` holds one dict of metrics per iteration (see :func:`train`); ``status`` is
+    ``"budget"`` (a budget ran out), ``"callback"`` (the callback asked to stop), ``"diverged"``
+    (then ``message`` says what to change and ``theta`` holds the last finite parameters) or
+    ``"collapsed"`` (the policy became deterministic while its return was poor; ``message`` says
+    what to change).
     """
 
     config: ReinforceConfig
     policy: object
-    theta: np.ndarray
-    history: list
-    status: str
-    message: str
     env_steps: int
-    wall_time: float
-
-    @property
-    def diverged(self) -> bool:
-        return self.status == "diverged"
-
-    @property
-    def collapsed(self) -> bool:
-        return self.status == "collapsed"
-
-    @property
-    def iterations(self) -> int:
-        return len(self.history)
 
     def curve(self, key: str = "return_mean") -> np.ndarray:
-        """The metric ``key`` over iterations as a float array."""
-        if not isinstance(key, str):
-            raise ArgumentTypeError(f"key must be the name of a metric (a string), got {type(key).__name__}")
-        if self.history and key not in self.history[0]:
-            raise ValueError(f"unknown metric {key!r}; the metrics are {sorted(self.history[0])}")
-        return np.array([row[key] for row in self.history], dtype=float)
+        """The metric ``key`` (default: the batch's mean return) over iterations as a float array."""
+        return super().curve(key)
 
     def evaluate(self, n_episodes: int = 100, seed: int = 0, greedy: bool = False) -> np.ndarray:
         """Undiscounted returns of ``n_episodes`` fresh episodes with the final parameters."""
@@ -584,96 +539,14 @@ class TrainResult:
                         c.max_episode_steps, c.vectorization_mode)
 
 
-def _learning_rate_hint(learning_rate: float) -> str:
-    return f"lower learning_rate (now {learning_rate:g}; try {min(learning_rate / 10, 0.1):g})"
-
-
 def _divergence_message(what: str, config: ReinforceConfig, iteration: int) -> str:
-    hint = _learning_rate_hint(config.learning_rate)
+    hint = learning_rate_hint(config.learning_rate)
     if config.optimiser == "sgd":
         hint += ", or switch to optimiser='adam', whose steps are bounded by the learning rate"
     if not config.normalise_returns:
         hint += ", or set normalise_returns=True"
     return (f"training diverged at iteration {iteration}: {what} became NaN or infinite. "
             f"To fix it, {hint}. The result keeps the last finite parameters.")
-
-
-class CollapseWatch:
-    """Watches a run for *collapse*: a softmax policy gone deterministic while its return is poor.
-
-    Call :meth:`observe` once per iteration with the batch's mean return (or any measure of
-    performance), the standard error of that mean and the policy's non-greedy probability on the
-    batch (the mean over its steps of :math:`1 - \\max_a \\pi(a\\mid s)`; None for a policy that
-    cannot saturate, such as a Gaussian).  It returns True once the run has collapsed:
-
-    * the policy was *saturated* (non-greedy probability below :data:`SATURATION_PROB`) on the last
-      :data:`COLLAPSE_PATIENCE` batches in a row, so its score and hence the gradient are
-      (numerically) zero and it cannot recover; and
-    * the mean return over those batches is below :attr:`threshold`: the return at the start plus
-      half of the way from there to the best return seen so far or, if it is higher, to
-      ``target`` (and at least twice the first batch's standard error above the start).  The run
-      has lost at least half of what it gained, froze less than halfway to what counts as solving
-      the task, or never got clearly better than where it started.
-
-    ``first``, when given, replaces the first batch's return by a known starting value (for
-    example the exact objective of the initial policy); ``target``, when given, is a return that
-    counts as solving the task (gymnasium's ``reward_threshold``, or the optimal value of a
-    tabular MDP), named by ``target_name`` in the message.  A run that solves its task with a
-    near-deterministic policy stays near its best return and above halfway to the target, so it
-    is never flagged; healthy learning rates do not saturate a softmax at all within a run.
-    """
-
-    def __init__(self, patience: int = COLLAPSE_PATIENCE, first: float | None = None,
-                 target: float | None = None, target_name: str = "target"):
-        self.patience = check_positive_int(patience, "patience")
-        self.first = None if first is None else check_real(first, "first")
-        self.target = None if target is None else check_real(target, "target")
-        self.target_name = target_name
-        self.first_se = 0.0
-        self.best = -np.inf
-        self.window: list = []
-        self.saturated_since = None
-
-    @property
-    def reference(self) -> float:
-        """The higher of the best return seen and ``target``."""
-        return self.best if self.target is None else max(self.best, self.target)
-
-    @property
-    def threshold(self) -> float:
-        """Returns below this count as poor: ``first + max((reference - first) / 2, 2 * first_se)``."""
-        return self.first + max(0.5 * (self.reference - self.first), 2.0 * self.first_se)
-
-    @property
-    def window_mean(self) -> float:
-        return float(np.mean(self.window))
-
-    def observe(self, iteration: int, value: float, non_greedy_prob: float | None, se: float = 0.0) -> bool:
-        """Record one iteration; True if the run has now collapsed."""
-        if self.first is None:
-            self.first, self.first_se = float(value), float(se)
-        self.best = max(self.best, self.first, float(value))
-        if non_greedy_prob is None or not non_greedy_prob < SATURATION_PROB:
-            self.window, self.saturated_since = [], None
-            return False
-        if self.saturated_since is None:
-            self.saturated_since = iteration
-        self.window = (self.window + [float(value)])[-self.patience:]
-        return len(self.window) == self.patience and self.window_mean < self.threshold
-
-    def message(self, iteration: int, hint: str, what: str = "mean return") -> str:
-        """What happened and what to change (``hint``, e.g. "lower learning_rate ...")."""
-        if self.target is not None and self.target > self.best:
-            reference = (f"{self.target_name}, {self.target:.4g} (the best batch reached {self.best:.4g}; "
-                         f"the start {self.first:.4g})")
-        else:
-            reference = f"the best batch, {self.best:.4g} (at the start: {self.first:.4g})"
-        return (f"training collapsed at iteration {iteration}: the policy became deterministic at iteration "
-                f"{self.saturated_since} (on each of the last {self.patience} batches it took its most likely "
-                f"action with probability above 1 - {SATURATION_PROB:g} on average, so its score and the "
-                f"gradient are zero and it cannot improve), and its {what} over those batches, "
-                f"{self.window_mean:.4g}, is far below {reference}. To fix it, {hint}. "
-                f"The result keeps the final parameters.")
 
 
 def _reward_threshold(env_id: str):
@@ -693,7 +566,7 @@ def _collapse_watch(config: ReinforceConfig) -> CollapseWatch:
 
 
 def _collapse_hint(config: ReinforceConfig) -> str:
-    hint = _learning_rate_hint(config.learning_rate)
+    hint = learning_rate_hint(config.learning_rate)
     if config.init_scale > 0:
         hint += f", or lower init_scale (now {config.init_scale:g}) so that the first policy is less sure"
     return hint
@@ -723,7 +596,7 @@ class _Learner:
         self.config = config
         self.policy = policy
         self.theta = policy.init_theta(rng, config.init_scale)
-        self.step_rule = make_optimizer(config.optimiser, self.theta.shape, config.learning_rate)
+        self.step_rule = make_optimiser(config.optimiser, self.theta.shape, config.learning_rate)
         self.value_w = None
         self.history: list = []
         self.status, self.message = "budget", ""
@@ -813,8 +686,9 @@ class _Learner:
         return metrics
 
     def result(self, start: float) -> TrainResult:
-        return TrainResult(self.config, self.policy, self.theta, self.history, self.status, self.message,
-                           self.env_steps, time.perf_counter() - start)
+        return TrainResult(theta=self.theta, history=self.history, status=self.status, message=self.message,
+                           wall_time=time.perf_counter() - start, config=self.config, policy=self.policy,
+                           env_steps=self.env_steps)
 
 
 def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool | None] | None = None,

@@ -20,7 +20,8 @@ import pgbook
 from pgbook import baselines, envs, estimators, mdp, optim, policies
 from pgbook._validate import ArgumentTypeError, NonFiniteError
 from pgbook.mlp import MLPSoftmax
-from pgbook.reinforce import (CollapseWatch, ReinforceConfig, TrainingCollapsedWarning, collect_batch, evaluate,
+from pgbook.training import CollapseWatch, TrainingCollapsedWarning
+from pgbook.reinforce import (ReinforceConfig, collect_batch, evaluate,
                               make_envs, time_to_solve, train, train_many)
 
 NAN, INF = float("nan"), float("inf")
@@ -145,7 +146,7 @@ BAD_CALLS = [
     ("Adam text shape", lambda: optim.Adam("2", 0.1), ValueError, "shape"),
     ("Adam negative shape", lambda: optim.Adam(-1, 0.1), ValueError, "shape"),
     ("Adam None shape", lambda: optim.Adam(None, 0.1), TypeError, "shape"),
-    ("make_optimizer unknown", lambda: optim.make_optimizer("rmsprop", 2, 0.1), ValueError, "optimizer"),
+    ("make_optimiser unknown", lambda: optim.make_optimiser("rmsprop", 2, 0.1), ValueError, "optimiser"),
     # ---------------------------------------------------------------- tabular MDPs
     ("MDP P not normalised", lambda: _mdp(P=TINY_MDP.P * 0.5), ValueError, "P"),
     ("MDP P wrong ndim", lambda: _mdp(P=np.ones((2, 2))), ValueError, "P"),

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pgbook.optim import SGD, Adam, make_optimizer
+from pgbook.optim import SGD, Adam, make_optimiser
 
 
 def test_adam_first_step_is_learning_rate_times_sign():
@@ -34,7 +34,7 @@ def test_sgd_with_momentum_accumulates():
     (lambda: Adam(2, learning_rate=0.0), "learning_rate"),
     (lambda: Adam(2, learning_rate=0.1, beta1=1.0), "beta1"),
     (lambda: SGD(2, learning_rate=0.1, momentum=1.5), "momentum"),
-    (lambda: make_optimizer("rmsprop", 2, 0.1), "optimizer"),
+    (lambda: make_optimiser("rmsprop", 2, 0.1), "optimiser"),
 ])
 def test_bad_settings_raise(call, match):
     with pytest.raises(ValueError, match=match):

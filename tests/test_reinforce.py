@@ -10,9 +10,9 @@ import pgbook
 from pgbook import estimators
 from pgbook.mlp import MLPSoftmax
 from pgbook.policies import LinearGaussian, LinearSoftmax
+from pgbook.training import TrainingDivergedWarning
 from pgbook.reinforce import (
     ReinforceConfig,
-    TrainingDivergedWarning,
     _gradient_samples,
     _leave_one_out_mean,
     _psi,
