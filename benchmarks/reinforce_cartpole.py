@@ -38,7 +38,8 @@ import tracemalloc
 import numpy as np
 
 import pgbook  # noqa: F401  (registers the book's environments)
-from pgbook.reinforce import ReinforceConfig, time_to_solve, train, train_many
+from pgbook.experiments import time_to_solve, train_many
+from pgbook.reinforce import ReinforceConfig, train
 
 SETTINGS = {
     "linear": ("CartPole-v1, linear softmax (default config)", ReinforceConfig(), 475.0),
@@ -100,7 +101,8 @@ def stepping_timing(n_steps=3_000, n_envs=16, rounds=8):
     (chapter 10 prints the same two numbers; the target, at least 2 times faster, lives here)."""
     import gymnasium
     from pgbook import make_rng
-    from pgbook.reinforce import collect_batch, make_envs, make_policy
+    from pgbook.reinforce import make_policy
+    from pgbook.rollout import collect_episodes, make_envs
 
     config = ReinforceConfig()
     venv = make_envs("CartPole-v1", n_envs)
@@ -115,7 +117,7 @@ def stepping_timing(n_steps=3_000, n_envs=16, rounds=8):
             obs, _ = env.reset()
     single = (time.process_time() - c0) / n_steps
     c0 = time.process_time()
-    steps = sum(collect_batch(venv, policy, theta, make_rng(4), min_episodes=n_envs).env_steps
+    steps = sum(collect_episodes(venv, policy, theta, make_rng(4), min_episodes=n_envs).env_steps
                 for _ in range(rounds))
     vector = (time.process_time() - c0) / steps
     venv.close()

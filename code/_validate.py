@@ -32,6 +32,10 @@ __all__ = [
     "check_bool",
     "check_rng",
     "check_choice",
+    "check_mdp",
+    "check_policy_theta",
+    "check_episodes",
+    "check_env_id",
 ]
 
 
@@ -208,3 +212,43 @@ def check_choice(x, options: tuple, name: str):
     if x not in options:
         raise ValueError(f"{name} must be one of {options}, got {x!r}")
     return x
+
+
+def check_mdp(mdp, name: str = "mdp"):
+    """Check that ``mdp`` is a :class:`pgbook.mdp.TabularMDP`."""
+    from .mdp import TabularMDP  # mdp imports this module; imported here, at call time
+
+    if not isinstance(mdp, TabularMDP):
+        raise ArgumentTypeError(f"{name} must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+    return mdp
+
+
+def check_policy_theta(policy, theta, needs=("probs", "score")) -> np.ndarray:
+    """Check that ``policy`` is a policy object (it has the methods ``needs``) and that ``theta``
+    suits it: real, finite and, when the policy can say, of its ``theta_shape``."""
+    missing = [m for m in needs if not callable(getattr(policy, m, None))]
+    if missing:
+        raise ArgumentTypeError(f"policy must be a policy object such as pgbook.policies.TabularSoftmax "
+                                f"(with methods {', '.join(needs)}), got {type(policy).__name__}")
+    if hasattr(policy, "check_theta"):
+        return policy.check_theta(theta)
+    return check_finite(theta, "theta")
+
+
+def check_episodes(episodes, name: str = "episodes"):
+    """Check that ``episodes`` is a :class:`pgbook.episodes.Episodes`."""
+    from .episodes import Episodes
+
+    if not isinstance(episodes, Episodes):
+        raise ArgumentTypeError(f"{name} must be a pgbook.episodes.Episodes (from enumerate_trajectories, "
+                                f"sample_trajectories or collect_episodes), got {type(episodes).__name__}")
+    return episodes
+
+
+def check_env_id(env_id) -> str:
+    """``env_id`` must be a non-empty string such as ``"CartPole-v1"``."""
+    if not isinstance(env_id, str):
+        raise ArgumentTypeError(f"env_id must be a gymnasium environment id string, got {type(env_id).__name__}")
+    if not env_id:
+        raise ValueError("env_id must be a gymnasium environment id string such as 'CartPole-v1', got ''")
+    return env_id

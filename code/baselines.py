@@ -29,7 +29,6 @@ expected squared distance of a sample from the true gradient).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +37,6 @@ from . import estimators
 from ._validate import (ArgumentTypeError, check_bool, check_finite, check_nonnegative, check_positive,
                         check_positive_int, check_finite_real, check_rng, check_shape)
 from .mdp import TabularMDP
-from .optim import Adam
-from .training import CollapseWatch, TrainingCollapsedWarning, learning_rate_hint
 
 __all__ = [
     "total_variance",
@@ -47,6 +44,7 @@ __all__ = [
     "baseline_direction",
     "optimal_constant_baseline",
     "constant_baseline_variance",
+    "leave_one_out_mean",
     "one_hot_features",
     "cartpole_features",
     "fit_linear_value",
@@ -60,10 +58,7 @@ __all__ = [
     "mdp_pilot_baselines",
     "mdp_estimator_variants",
     "action_baseline_bias",
-    "gym_batch_arrays",
     "cartpole_variants",
-    "TabularRun",
-    "reinforce_tabular",
 ]
 
 
@@ -89,7 +84,7 @@ def weighted_moments(samples, prob=None):
     ``samples`` has shape ``(n, *theta_shape)``.  With ``prob=None`` they are Monte Carlo draws and
     the variance is the unbiased sample variance (divisor n - 1) summed over components.  With
     ``prob`` (n,), the samples are *all* trajectories with their exact probabilities (an
-    :class:`pgbook.mdp.Enumeration`) and the result is the exact mean and variance.
+    :class:`pgbook.episodes.Episodes` from :func:`pgbook.mdp.enumerate_trajectories`) and the result is the exact mean and variance.
     """
     x = _flat(samples)
     n = x.shape[0]
@@ -111,6 +106,13 @@ def total_variance(samples, prob=None) -> float:
     return weighted_moments(samples, prob)[1]
 
 
+def _samples(score, rewards, mask, gamma, reward_to_go=True, discount_weighting=True, baseline=None):
+    """:func:`pgbook.estimators.policy_gradient_samples` with Psi and w formed from the rewards."""
+    Psi = estimators.psi(rewards, gamma, mask, reward_to_go)
+    w = estimators.step_weights(gamma, Psi.shape[1], reward_to_go, discount_weighting)
+    return estimators.policy_gradient_samples(score, Psi, w, baseline, mask)
+
+
 def baseline_direction(score, mask, gamma: float, discount_weighting: bool = True,
                        reward_to_go: bool = True) -> np.ndarray:
     """``Y = sum_t w_t score_t`` per trajectory: what a constant baseline of 1 subtracts.
@@ -125,9 +127,9 @@ def baseline_direction(score, mask, gamma: float, discount_weighting: bool = Tru
         raise ValueError(f"score must have shape (n, T, *theta_shape), got {score.shape}")
     discount_weighting = check_bool(discount_weighting, "discount_weighting")
     reward_to_go = check_bool(reward_to_go, "reward_to_go")
-    zeros = np.zeros(score.shape[:2])
-    return -estimators.policy_gradient_samples(score, zeros, mask, gamma, reward_to_go=reward_to_go,
-                                               discount_weighting=discount_weighting, baseline=1.0)
+    ones = np.ones(score.shape[:2])
+    w = estimators.step_weights(gamma, score.shape[1], reward_to_go, discount_weighting)
+    return estimators.policy_gradient_samples(score, ones, w, mask=mask)
 
 
 def optimal_constant_baseline(score, rewards, mask, gamma: float, reward_to_go: bool = True,
@@ -144,8 +146,7 @@ def optimal_constant_baseline(score, rewards, mask, gamma: float, reward_to_go: 
     """
     reward_to_go = check_bool(reward_to_go, "reward_to_go")
     discount_weighting = check_bool(discount_weighting, "discount_weighting")
-    X = estimators.policy_gradient_samples(score, rewards, mask, gamma, reward_to_go=reward_to_go,
-                                           discount_weighting=discount_weighting)
+    X = _samples(score, rewards, mask, gamma, reward_to_go, discount_weighting)
     Y = baseline_direction(score, mask, gamma, discount_weighting, reward_to_go)
     return _optimal_b(X, Y, prob)
 
@@ -160,10 +161,22 @@ def constant_baseline_variance(score, rewards, mask, gamma: float, b_values, rew
     b_values = np.atleast_1d(check_finite(b_values, "b_values"))
     reward_to_go = check_bool(reward_to_go, "reward_to_go")
     discount_weighting = check_bool(discount_weighting, "discount_weighting")
-    X = _flat(estimators.policy_gradient_samples(score, rewards, mask, gamma, reward_to_go=reward_to_go,
-                                                 discount_weighting=discount_weighting))
+    X = _flat(_samples(score, rewards, mask, gamma, reward_to_go, discount_weighting))
     Y = _flat(baseline_direction(score, mask, gamma, discount_weighting, reward_to_go))
     return np.array([total_variance(X - b * Y, prob) for b in b_values])
+
+
+def leave_one_out_mean(psi, mask) -> np.ndarray:
+    """For each episode, the mean of ``psi`` over the valid steps of the *other* episodes, shape (n,).
+
+    As a baseline it is independent of the episode it is used on, so the estimate stays unbiased.
+    """
+    psi = check_finite(psi, "psi")
+    mask = check_shape(np.asarray(mask, dtype=bool), psi.shape, "mask")
+    sums = np.where(mask, psi, 0.0).sum(axis=1)
+    counts = mask.sum(axis=1)
+    other = np.maximum(counts.sum() - counts, 1)
+    return (sums.sum() - sums) / other
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,18 +248,17 @@ def estimator_variants(score, rewards, mask, gamma: float, *, constant_baseline:
     given) and ``"rtg + learned V(s)"`` (G_t - ``value_baseline``, an (n, T) array, when given).
     Baselines should come from a separate pilot batch so every estimator stays exactly unbiased.
     """
-    pgs = estimators.policy_gradient_samples
     constant_baseline = check_finite_real(constant_baseline, "constant_baseline")
     out = {
-        "full return": pgs(score, rewards, mask, gamma, reward_to_go=False),
-        "reward-to-go": pgs(score, rewards, mask, gamma, reward_to_go=True),
-        "rtg + constant b": pgs(score, rewards, mask, gamma, baseline=constant_baseline),
+        "full return": _samples(score, rewards, mask, gamma, reward_to_go=False),
+        "reward-to-go": _samples(score, rewards, mask, gamma),
+        "rtg + constant b": _samples(score, rewards, mask, gamma, baseline=constant_baseline),
     }
     if optimal_baseline is not None:
-        out["rtg + optimal b"] = pgs(score, rewards, mask, gamma,
-                                     baseline=check_finite_real(optimal_baseline, "optimal_baseline"))
+        out["rtg + optimal b"] = _samples(score, rewards, mask, gamma,
+                                          baseline=check_finite_real(optimal_baseline, "optimal_baseline"))
     if value_baseline is not None:
-        out["rtg + learned V(s)"] = pgs(score, rewards, mask, gamma, baseline=value_baseline)
+        out["rtg + learned V(s)"] = _samples(score, rewards, mask, gamma, baseline=value_baseline)
     return out
 
 
@@ -348,7 +360,7 @@ def mdp_pilot_baselines(mdp: TabularMDP, policy, theta, n: int, rng) -> PilotBas
     traj = sample_trajectories(mdp, policy, theta, n, rng).trimmed()
     tgs = estimators.trajectory_gradient_samples
     X = tgs(policy, theta, traj, mdp.gamma)
-    Y = X - tgs(policy, theta, traj, mdp.gamma, baseline=1.0)
+    Y = X - tgs(policy, theta, traj, mdp.gamma, baseline=1.0)             # what a baseline of 1 subtracts
     constant = float(estimators.discounted_return(traj.rewards, mdp.gamma, traj.mask).mean())
     G = estimators.returns_to_go(traj.rewards, mdp.gamma, traj.mask)
     w = fit_linear_value(one_hot_features(traj.states, mdp.n_states), G, traj.mask)
@@ -395,127 +407,36 @@ def action_baseline_bias(mdp: TabularMDP, policy, theta, action_baseline) -> np.
     which is zero whenever b does not depend on a (the score has mean zero) and in general is not.
     Returns an array of ``policy.theta_shape``.
     """
-    from .mdp import policy_table, state_distributions
+    from .mdp import policy_table, score_table, state_distributions
     b = check_shape(check_finite(action_baseline, "action_baseline"), (mdp.n_states, mdp.n_actions), "action_baseline")
     pi = policy_table(mdp, policy, theta)
     d = state_distributions(mdp, pi)
     weight = (mdp.gamma ** np.arange(mdp.horizon)) @ d                # (S,)
-    S, A = mdp.n_states, mdp.n_actions
-    states = np.repeat(np.arange(S), A).reshape(S, A)
-    actions = np.tile(np.arange(A), S).reshape(S, A)
-    score = policy.score(theta, states, actions)                      # (S, A, *theta_shape)
+    score = score_table(mdp, policy, theta)                           # (S, A, *theta_shape)
     return -np.tensordot(weight[:, None] * pi * b, score, axes=([0, 1], [0, 1]))
-
-
-def gym_batch_arrays(batch, policy, theta):
-    """Scores ``(n, T, *theta_shape)`` of a :class:`pgbook.reinforce.Batch`, zero where masked."""
-    actions = np.where(batch.mask, batch.actions, 0) if batch.actions.ndim == 2 else batch.actions
-    s = policy.score(theta, batch.obs, actions)
-    return s * batch.mask.reshape(batch.mask.shape + (1,) * (s.ndim - 2))
 
 
 def cartpole_variants(policy, theta, n: int, n_pilot: int, rng, gamma: float = 0.99, num_envs: int = 500) -> tuple:
     """Pilot fit and the five estimators on CartPole-v1 at fixed parameters ``theta``.
 
     Plays ``n_pilot`` episodes to fit the baselines (:class:`PilotBaselines` with
-    :func:`cartpole_features`), then ``n`` fresh episodes, with :func:`pgbook.reinforce.collect_batch`
+    :func:`cartpole_features`), then ``n`` fresh episodes, with :func:`pgbook.rollout.collect_episodes`
     on the native vector CartPole (``num_envs`` at a time).  Returns ``(pilot, variants, lengths)``
     where ``lengths`` are the episode lengths of the main batch.
     """
-    from . import reinforce
+    from .rollout import collect_episodes, make_envs
     n = check_positive_int(n, "n")
     n_pilot = check_positive_int(n_pilot, "n_pilot")
-    envs = reinforce.make_envs("CartPole-v1", check_positive_int(num_envs, "num_envs"), "vector_entry_point")
+    envs = make_envs("CartPole-v1", check_positive_int(num_envs, "num_envs"), "vector_entry_point")
     try:
-        pb = reinforce.collect_batch(envs, policy, theta, rng, min_episodes=n_pilot)
-        pilot = fit_pilot_baselines(gym_batch_arrays(pb, policy, theta), pb.rewards, pb.mask, gamma,
-                                    cartpole_features(pb.obs))
-        b = reinforce.collect_batch(envs, policy, theta, rng, min_episodes=n)
+        pb = collect_episodes(envs, policy, theta, rng, min_episodes=n_pilot)
+        pilot = fit_pilot_baselines(estimators.step_scores(policy, theta, pb), pb.rewards, pb.mask, gamma,
+                                    cartpole_features(pb.states))
+        b = collect_episodes(envs, policy, theta, rng, min_episodes=n)
     finally:
         envs.close()
-    score = gym_batch_arrays(b, policy, theta)
-    value = linear_value(cartpole_features(b.obs), pilot.value_weights)
+    score = estimators.step_scores(policy, theta, b)
+    value = linear_value(cartpole_features(b.states), pilot.value_weights)
     variants = estimator_variants(score, b.rewards, b.mask, gamma, constant_baseline=pilot.constant,
                                   optimal_baseline=pilot.optimal, value_baseline=value)
     return pilot, variants, b.lengths
-
-
-# ---------------------------------------------------------------------------------------------
-# A model-free learner for tabular MDPs (sampled episodes only)
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TabularRun:
-    """Result of :func:`reinforce_tabular`: final ``theta`` (S, A), ``returns`` (iterations,) the mean
-    discounted return of each batch, and ``thetas`` (iterations + 1, S, A) the parameters before
-    each update and after the last.  ``status`` is ``"budget"`` (every iteration ran) or
-    ``"collapsed"`` (the run stopped early; ``message`` says why and what to change)."""
-
-    theta: np.ndarray
-    returns: np.ndarray
-    thetas: np.ndarray
-    status: str = "budget"
-    message: str = ""
-
-    @property
-    def collapsed(self) -> bool:
-        return self.status == "collapsed"
-
-
-def reinforce_tabular(mdp: TabularMDP, rng, n_iterations: int = 150, n_episodes: int = 100,
-                      learning_rate: float = 0.1, baseline: bool = True) -> TabularRun:
-    """REINFORCE with a :class:`pgbook.policies.TabularSoftmax` policy and Adam steps.
-
-    The learner sees only sampled episodes (states, actions, rewards) from
-    :func:`pgbook.mdp.sample_trajectories`; it never reads ``P`` or ``R`` (the sampler uses them to
-    *simulate* the environment, exactly as a gymnasium env would).  Each iteration plays
-    ``n_episodes`` episodes, forms the discount-weighted reward-to-go estimator with, if
-    ``baseline``, the mean discounted return of the *previous* batch as a constant baseline
-    (independent of the current batch, so the estimate stays unbiased), and takes an Adam ascent
-    step (beta1 = 0.9, beta2 = 0.999).  It is the tabular, numpy-vectorised twin of
-    :func:`pgbook.reinforce.train`, fast enough to run many episodes per second on FrozenLake.
-
-    Like :func:`pgbook.reinforce.train` it stops with a :class:`pgbook.training.TrainingCollapsedWarning`
-    (``status="collapsed"``) when the table turns deterministic on the states it visits while its
-    return is poor (:class:`pgbook.training.CollapseWatch`).  The starting point of that
-    comparison is the exact J of the initial (uniform) policy and its target the optimal value
-    (:func:`pgbook.mdp.optimal_values`): the check judges the run from outside with the model,
-    the learning itself still sees only sampled episodes.
-    """
-    from .mdp import J_exact, optimal_values, sample_trajectories
-    from .policies import TabularSoftmax
-    if not isinstance(mdp, TabularMDP):
-        raise ArgumentTypeError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
-    check_rng(rng)
-    n_iterations = check_positive_int(n_iterations, "n_iterations")
-    n_episodes = check_positive_int(n_episodes, "n_episodes")
-    learning_rate = check_positive(learning_rate, "learning_rate")
-    baseline = check_bool(baseline, "baseline")
-    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
-    theta = policy.init_theta()
-    adam = Adam(theta.shape, learning_rate)
-    watch = CollapseWatch(first=J_exact(mdp, policy.table(theta)), target=float(mdp.mu0 @ optimal_values(mdp)[0][0]),
-                          target_name="the optimal value")
-    status, message = "budget", ""
-    b, returns, thetas = 0.0, [], [theta.copy()]
-    for it in range(1, n_iterations + 1):
-        traj = sample_trajectories(mdp, policy, theta, n_episodes, rng).trimmed()
-        grad = estimators.trajectory_gradient_samples(policy, theta, traj, mdp.gamma,
-                                                      baseline=b if baseline else None).mean(axis=0)
-        disc = estimators.discounted_return(traj.rewards, mdp.gamma, traj.mask)
-        ret = float(disc.mean())
-        visited = policy.table(theta)[traj.states[traj.mask]]          # pi(.|s_t) at every step taken
-        non_greedy = float((1.0 - visited.max(axis=-1)).mean()) if visited.size else None
-        b = ret
-        theta = theta + adam.step(grad)
-        if not np.all(np.isfinite(theta)):
-            raise ValueError(f"training diverged at iteration {it}; lower learning_rate (now {learning_rate:g})")
-        returns.append(ret)
-        thetas.append(theta.copy())
-        se = float(disc.std(ddof=1)) / np.sqrt(n_episodes) if n_episodes > 1 else 0.0
-        if watch.observe(it, ret, non_greedy, se):
-            status = "collapsed"
-            message = watch.message(it, learning_rate_hint(learning_rate), "mean discounted return")
-            warnings.warn(message, TrainingCollapsedWarning, stacklevel=2)
-            break
-    return TabularRun(theta, np.array(returns), np.array(thetas), status, message)

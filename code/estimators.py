@@ -22,12 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_finite, check_gamma, check_positive, check_positive_int, check_rng
+from ._validate import (check_episodes, check_finite, check_gamma, check_policy_theta, check_positive,
+                        check_positive_int, check_rng)
 from .policies import TabularSoftmax
 
 __all__ = [
     "discounted_return",
     "returns_to_go",
+    "psi",
+    "step_weights",
+    "step_scores",
     "policy_gradient_samples",
     "trajectory_gradient_samples",
     "estimand",
@@ -81,103 +85,124 @@ def returns_to_go(rewards, gamma, mask=None) -> np.ndarray:
     return np.where(mask, G, 0.0)
 
 
-def policy_gradient_samples(score, rewards, mask, gamma, reward_to_go: bool = True,
-                            discount_weighting: bool = True, baseline=None) -> np.ndarray:
-    """One score-function gradient sample per trajectory, shape ``(n, *theta_shape)``.
+def psi(rewards, gamma, mask=None, reward_to_go: bool = True) -> np.ndarray:
+    """:math:`\\Psi_t`, what weighs the score of step t, shape (n, T); zero where ``mask`` is False.
+
+    ``reward_to_go=True``: the reward-to-go :math:`G_t` (:func:`returns_to_go`);
+    ``reward_to_go=False``: the full discounted return :math:`R(\\tau)` at every step taken.
+    """
+    rewards, mask = _rewards_mask(rewards, mask)
+    G = returns_to_go(rewards, gamma, mask)
+    if reward_to_go:
+        return G
+    return np.where(mask, G[:, :1], 0.0)          # G_0 = R(tau), the return discounted from step 0
+
+
+def step_weights(gamma, T: int, reward_to_go: bool = True, discount_weighting: bool = True) -> np.ndarray:
+    """:math:`w_t`, shape (T,): :math:`\\gamma^t` for the reward-to-go with ``discount_weighting``,
+    else 1 (the full return :math:`R(\\tau)` is already discounted from step 0)."""
+    gamma = check_gamma(gamma)
+    T = check_positive_int(T, "T")
+    if reward_to_go and discount_weighting:
+        return gamma ** np.arange(T)
+    return np.ones(T)
+
+
+def step_scores(policy, theta, episodes) -> np.ndarray:
+    """:math:`\\nabla_\\theta\\log\\pi_\\theta(a_t\\mid s_t)` at every step of ``episodes``
+    (a :class:`pgbook.episodes.Episodes`), shape ``(n, T, *theta_shape)``, zero where no action was taken."""
+    check_episodes(episodes)
+    mask = episodes.mask
+    actions = episodes.actions
+    if actions.ndim == 2:                        # discrete actions: padding holds a valid index
+        actions = np.where(mask, actions, 0)
+    score = policy.score(theta, episodes.states, actions)
+    return score * mask.reshape(mask.shape + (1,) * (score.ndim - 2))
+
+
+def policy_gradient_samples(score, psi, w=None, baseline=None, mask=None) -> np.ndarray:
+    """The book's estimator, one sample per episode, shape ``(n, *theta_shape)``:
 
     .. math::
 
-       \\hat g(\\tau) = \\sum_{t=0}^{T-1} w_t\\,
-       \\nabla_\\theta \\log\\pi_\\theta(a_t\\mid s_t)\\,(\\Psi_t - b_t)
+       \\hat g_i = \\sum_{t=0}^{T-1} w_t\\,
+       \\nabla_\\theta \\log\\pi_\\theta(a_t\\mid s_t)\\,(\\Psi_t - b_t),
+       \\qquad \\hat g = \\frac1n \\sum_i \\hat g_i .
 
-    with :math:`b_t` from ``baseline`` (None means 0; a scalar, a (T,) array or an (n, T) array)
-    and
-
-    * ``reward_to_go=True``: :math:`\\Psi_t = G_t`, :math:`w_t = \\gamma^t` if
-      ``discount_weighting`` else 1.  Note :math:`\\gamma^t G_t = \\sum_{k\\ge t}\\gamma^k r_k`:
-      the rewards from step t on, discounted from step 0 as in :math:`J`.  Without the weight
-      the estimator is biased for :math:`\\gamma < 1` (Nota and Thomas, 2020).
-    * ``reward_to_go=False``: :math:`\\Psi_t = R(\\tau) = \\sum_k \\gamma^k r_k`, :math:`w_t = 1`
-      (:math:`R(\\tau)` is already discounted from step 0, so ``discount_weighting`` has no effect:
-      this is :math:`\\nabla\\log P(\\tau)\\,R(\\tau)` itself).
-
-    ``score`` has shape ``(n, T, *theta_shape)``; masked steps contribute 0.  With
-    ``discount_weighting=True`` (either choice of ``reward_to_go``, any baseline that does not
-    depend on the action taken) the mean over trajectories is an unbiased estimate of
-    :math:`\\nabla_\\theta J`.
+    ``score`` of shape ``(n, T, *theta_shape)`` from :func:`step_scores`; ``psi`` (n, T) from :func:`psi`;
+    ``w`` (T,) from :func:`step_weights` (None: 1); ``baseline`` :math:`b_t`: None (0), a scalar,
+    a (T,) or an (n, T) array; ``mask`` (n, T), True where an action was taken (None: every
+    step): other steps contribute 0.  With :math:`w_t = \\gamma^t` for the reward-to-go (or
+    :math:`w_t = 1` for the full return) and any baseline that does not depend on the action
+    taken, the mean is an unbiased estimate of :math:`\\nabla_\\theta J`
+    (:func:`estimand` names the target of the other settings).
     """
-    rewards, mask = _rewards_mask(rewards, mask)
+    psi = check_finite(psi, "psi")
+    if psi.ndim != 2:
+        raise ValueError(f"psi must have shape (n, T), got {psi.shape}")
+    n, T = psi.shape
     score = check_finite(score, "score")
-    n, T = rewards.shape
     if score.shape[:2] != (n, T):
         raise ValueError(f"score must have shape (n, T, *theta_shape) = ({n}, {T}, ...), got {score.shape}")
-    coef = _step_coefficients(rewards, mask, gamma, reward_to_go, discount_weighting, baseline)
-    return np.einsum("nt,nt...->n...", coef, score)
-
-
-def _step_coefficients(rewards, mask, gamma, reward_to_go, discount_weighting, baseline) -> np.ndarray:
-    """The (n, T) weights :math:`w_t(\\Psi_t - b_t)` that multiply the scores (0 where masked)."""
-    rewards, mask = _rewards_mask(rewards, mask)
-    gamma = check_gamma(gamma)
-    n, T = rewards.shape
-    if reward_to_go:
-        psi = returns_to_go(rewards, gamma, mask)
-    else:
-        psi = np.broadcast_to(discounted_return(rewards, gamma, mask)[:, None], (n, T))
+    coef = psi
     if baseline is not None:
         b = check_finite(baseline, "baseline")
         if b.shape not in ((), (T,), (n, T)):
             raise ValueError(f"baseline must be a scalar, shape ({T},) or ({n}, {T}); got {b.shape}")
-        psi = psi - b
-    w = gamma ** np.arange(T) if (discount_weighting and reward_to_go) else np.ones(T)
-    return np.where(mask, psi * w, 0.0)
+        coef = coef - b
+    if w is not None:
+        w = check_finite(w, "w")
+        if w.shape not in ((), (T,)):
+            raise ValueError(f"w must be a scalar or have shape ({T},); got {w.shape}")
+        coef = coef * w
+    if mask is not None:
+        coef = np.where(_rewards_mask(psi, mask)[1], coef, 0.0)
+    return np.einsum("nt,nt...->n...", coef, score)
 
 
-def trajectory_gradient_samples(policy, theta, traj, gamma, reward_to_go: bool = True,
+def trajectory_gradient_samples(policy, theta, episodes, gamma, reward_to_go: bool = True,
                                 discount_weighting: bool = True, baseline=None,
                                 chunk: int = 2048) -> np.ndarray:
-    """:func:`policy_gradient_samples` for a batch of trajectories (``pgbook.mdp.Trajectories``).
+    """:func:`policy_gradient_samples` straight from ``episodes`` (a :class:`pgbook.episodes.Episodes`).
 
-    Computes the scores with ``policy.score`` in chunks of ``chunk`` trajectories and drops
-    trailing steps where no episode acts, so long horizons with short episodes stay cheap.
-    For a :class:`~pgbook.policies.TabularSoftmax` the same sums are formed by scattering each
-    step's coefficient into row :math:`s_t` (no (n, T, S, A) score array is built).
-    ``baseline`` as in :func:`policy_gradient_samples` (an (n, T) baseline is sliced per chunk).
+    Forms :math:`\\Psi_t` (:func:`psi`) and :math:`w_t` (:func:`step_weights`) once, then the
+    scores (:func:`step_scores`) in chunks of ``chunk`` episodes, without the trailing steps
+    where no episode acts, so long horizons with short episodes stay cheap.  For a
+    :class:`~pgbook.policies.TabularSoftmax` the same sums are formed by scattering each step's
+    coefficient into row :math:`s_t` (no (n, T, S, A) score array is built).  ``baseline`` as in
+    :func:`policy_gradient_samples`.
     """
     chunk = check_positive_int(chunk, "chunk")
+    check_episodes(episodes)
+    theta = check_policy_theta(policy, theta, ("score",))
+    T_full = episodes.mask.shape[1]
+    b = None if baseline is None else check_finite(baseline, "baseline")
+    if b is not None and b.shape not in ((), (T_full,), (episodes.n, T_full)):
+        raise ValueError(f"baseline must be a scalar, shape ({T_full},) or ({episodes.n}, {T_full}); got {b.shape}")
+    episodes = episodes.trimmed()
+    n, T = episodes.mask.shape
+    if b is not None and b.ndim:
+        b = b[..., :T]
+    Psi = psi(episodes.rewards, gamma, episodes.mask, reward_to_go)
+    w = step_weights(gamma, T, reward_to_go, discount_weighting)
     if isinstance(policy, TabularSoftmax):
         # Fast path, same numbers: score_t = onehot(s_t) (onehot(a_t) - pi(.|s_t)), so the sum over t
         # scatters each step's coefficient into row s_t instead of building (n, T, S, A) scores.
-        theta = policy.check_theta(theta)
-        coef = _step_coefficients(traj.rewards, traj.mask, gamma, reward_to_go, discount_weighting, baseline)
-        s = policy._states(traj.states)
-        a = policy._actions(traj.actions, s.shape)
-        n = s.shape[0]
+        coef = np.where(episodes.mask, (Psi - (0.0 if b is None else b)) * w, 0.0)
         S, A = policy.theta_shape
-        i, t = np.nonzero(np.asarray(traj.mask, dtype=bool))          # only the steps where an action was taken
-        c, s, a = coef[i, t], s[i, t], a[i, t]
+        i, t = np.nonzero(episodes.mask)                               # only the steps where an action was taken
+        c, s, a = coef[i, t], episodes.states[i, t], episodes.actions[i, t]
         out = np.bincount((i * S + s) * A + a, weights=c, minlength=n * S * A).reshape(n, S, A)
         pi = policy.table(theta)
-        for b in range(A):                                             # minus c_t * pi(b | s_t) in row s_t
-            out[:, :, b] -= np.bincount(i * S + s, weights=c * pi[s, b], minlength=n * S).reshape(n, S)
+        for k in range(A):                                             # minus c_t * pi(k | s_t) in row s_t
+            out[:, :, k] -= np.bincount(i * S + s, weights=c * pi[s, k], minlength=n * S).reshape(n, S)
         return out
-    mask = np.asarray(traj.mask, dtype=bool)
-    used = np.nonzero(mask.any(axis=0))[0]
-    t_end = int(used[-1]) + 1 if used.size else 1
-    n = mask.shape[0]
-    b = None if baseline is None else np.asarray(baseline, dtype=float)
     out = []
     for i in range(0, n, chunk):
-        sl = slice(i, min(i + chunk, n))
-        score = policy.score(theta, np.asarray(traj.states)[sl, :t_end], np.asarray(traj.actions)[sl, :t_end])
-        bi = b
-        if b is not None and b.ndim == 1:
-            bi = b[:t_end]
-        elif b is not None and b.ndim == 2:
-            bi = b[sl, :t_end]
-        out.append(policy_gradient_samples(score, np.asarray(traj.rewards)[sl, :t_end], mask[sl, :t_end], gamma,
-                                           reward_to_go=reward_to_go, discount_weighting=discount_weighting,
-                                           baseline=bi))
+        rows = slice(i, min(i + chunk, n))
+        bi = b[rows] if b is not None and b.ndim == 2 else b
+        out.append(policy_gradient_samples(step_scores(policy, theta, episodes.take(rows)), Psi[rows], w,
+                                           baseline=bi, mask=episodes.mask[rows]))
     return np.concatenate(out, axis=0)
 
 
@@ -215,9 +240,8 @@ def exact_estimator_mean(mdp, policy, theta, reward_to_go: bool = True, discount
 
     theta = policy.check_theta(theta)
     enum = mdp_module.enumerate_trajectories(mdp, mdp_module.policy_table(mdp, policy, theta))
-    score = policy.score(theta, enum.states[:, :-1], enum.actions)
-    samples = policy_gradient_samples(score, enum.rewards, enum.mask, mdp.gamma, reward_to_go=reward_to_go,
-                                      discount_weighting=discount_weighting, baseline=baseline)
+    samples = trajectory_gradient_samples(policy, theta, enum, mdp.gamma, reward_to_go, discount_weighting,
+                                          baseline)
     return enum.expectation(samples)
 
 

@@ -21,17 +21,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import (ArgumentTypeError, check_bool, check_finite, check_gamma, check_positive_int,
-                        check_probabilities, check_real_array, check_rng, check_shape)
+                        check_probabilities, check_real_array, check_rng, check_shape,
+                        check_mdp, check_policy_theta)
+from .episodes import Episodes
+from .estimators import discounted_return
 from .policies import _sample_categorical
 
 __all__ = [
     "TabularMDP",
-    "Trajectories",
-    "Enumeration",
     "tiny_mdp",
     "frozen_lake_mdp",
     "from_toy_text",
     "policy_table",
+    "score_table",
     "value_functions",
     "optimal_values",
     "state_distributions",
@@ -116,64 +118,6 @@ class TabularMDP:
             raise ValueError(f"unknown TabularMDP field(s): {sorted(unknown)}")
         fields.update(changes)
         return TabularMDP(**fields)
-
-
-@dataclass(frozen=True, eq=False)
-class Trajectories:
-    """A batch of n sampled episodes, padded to the horizon T.
-
-    ``states`` (n, T) state at each step (after termination: the absorbing state);
-    ``actions`` (n, T) (0 where no action was taken); ``rewards`` (n, T); ``mask`` (n, T) bool,
-    True where an action was taken; ``next_states`` (n, T) the state after each step.
-    """
-
-    states: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    mask: np.ndarray
-    next_states: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return self.states.shape[0]
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Number of actions taken in each episode, shape (n,)."""
-        return self.mask.sum(axis=1)
-
-    def trimmed(self) -> "Trajectories":
-        """The same batch with trailing time steps where no episode acts removed."""
-        used = np.nonzero(self.mask.any(axis=0))[0]
-        t = int(used[-1]) + 1 if used.size else 1
-        return Trajectories(*(x[:, :t] for x in (self.states, self.actions, self.rewards, self.mask,
-                                                  self.next_states)))
-
-
-@dataclass(frozen=True, eq=False)
-class Enumeration:
-    """Every trajectory of an MDP under a policy table.
-
-    ``states`` (N, T+1), ``actions`` (N, T), ``rewards`` (N, T), ``mask`` (N, T) bool (True where an
-    action was taken), ``prob`` (N,) the probability of each trajectory (they sum to 1).
-    """
-
-    states: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    mask: np.ndarray
-    prob: np.ndarray
-
-    @property
-    def n(self) -> int:
-        return self.prob.shape[0]
-
-    def expectation(self, values) -> np.ndarray:
-        """:math:`\\sum_\\tau P(\\tau) f(\\tau)` for values of shape (N, ...)."""
-        values = check_real_array(values, "values")
-        if values.shape[:1] != (self.n,):
-            raise ValueError(f"values must have shape ({self.n}, ...), one row per trajectory; got {values.shape}")
-        return np.tensordot(self.prob, values, axes=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,34 +213,24 @@ def frozen_lake_mdp(map_name: str = "4x4", is_slippery: bool = True, gamma: floa
 # Exact computations
 # ---------------------------------------------------------------------------------------------
 
-def _check_mdp(mdp) -> TabularMDP:
-    if not isinstance(mdp, TabularMDP):
-        raise ArgumentTypeError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
-    return mdp
-
-
 def _check_pi(mdp: TabularMDP, pi) -> np.ndarray:
     pi = check_shape(check_real_array(pi, "pi"), (mdp.n_states, mdp.n_actions), "pi")
     return check_probabilities(pi, "pi", axis=-1)
 
 
-def _check_policy_theta(policy, theta, needs=("probs", "score")) -> np.ndarray:
-    """Check that ``policy`` is a policy object (it has the methods ``needs``) and that ``theta``
-    suits it: real, finite and, when the policy can say, of its ``theta_shape``."""
-    missing = [m for m in needs if not callable(getattr(policy, m, None))]
-    if missing:
-        raise ArgumentTypeError(f"policy must be a policy object such as pgbook.policies.TabularSoftmax "
-                                f"(with methods {', '.join(needs)}), got {type(policy).__name__}")
-    if hasattr(policy, "check_theta"):
-        return policy.check_theta(theta)
-    return check_finite(theta, "theta")
-
-
 def policy_table(mdp: TabularMDP, policy, theta) -> np.ndarray:
     """The (S, A) table :math:`\\pi_\\theta(a\\mid s)` of a policy that accepts integer states."""
-    _check_mdp(mdp)
-    theta = _check_policy_theta(policy, theta, ("probs",))
+    check_mdp(mdp)
+    theta = check_policy_theta(policy, theta, ("probs",))
     return np.asarray(policy.probs(theta, np.arange(mdp.n_states)), dtype=float)
+
+
+def score_table(mdp: TabularMDP, policy, theta) -> np.ndarray:
+    """:math:`\\nabla_\\theta\\log\\pi_\\theta(a\\mid s)` at every state and action, shape ``(S, A, *theta_shape)``."""
+    check_mdp(mdp)
+    theta = check_policy_theta(policy, theta, ("score",))
+    states, actions = np.meshgrid(np.arange(mdp.n_states), np.arange(mdp.n_actions), indexing="ij")
+    return policy.score(theta, states, actions)
 
 
 def value_functions(mdp: TabularMDP, pi):
@@ -307,7 +241,7 @@ def value_functions(mdp: TabularMDP, pi):
     :math:`V_t(s) = \\sum_a \\pi(a\\mid s) Q_t(s,a)`, and both zero at terminal states.
     :math:`V_t(s)` is the expected discounted reward from step t on, discounted from t.
     """
-    mdp = _check_mdp(mdp)
+    mdp = check_mdp(mdp)
     pi = _check_pi(mdp, pi)
     T, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     live = ~mdp.terminal
@@ -326,7 +260,7 @@ def state_distributions(mdp: TabularMDP, pi) -> np.ndarray:
 
     Shape (T, S); terminal states get 0 (no action is taken there).
     """
-    mdp = _check_mdp(mdp)
+    mdp = check_mdp(mdp)
     pi = _check_pi(mdp, pi)
     live = ~mdp.terminal
     M = np.einsum("sa,sap->sp", pi, mdp.P)          # state-to-state kernel under pi
@@ -354,8 +288,8 @@ def grad_J_exact(mdp: TabularMDP, policy, theta, discount_weighting: bool = True
     exact expectation of the common estimator :math:`\\sum_t \\nabla\\log\\pi(a_t\\mid s_t)\\,G_t`,
     which for :math:`\\gamma < 1` is *not* the gradient of :math:`J` (Nota and Thomas, 2020).
     """
-    mdp = _check_mdp(mdp)
-    theta = _check_policy_theta(policy, theta)
+    mdp = check_mdp(mdp)
+    theta = check_policy_theta(policy, theta)
     discount_weighting = check_bool(discount_weighting, "discount_weighting")
     S, A = mdp.n_states, mdp.n_actions
     pi = policy_table(mdp, policy, theta)
@@ -363,21 +297,19 @@ def grad_J_exact(mdp: TabularMDP, policy, theta, discount_weighting: bool = True
     d = state_distributions(mdp, pi)
     disc = mdp.gamma ** np.arange(mdp.horizon) if discount_weighting else np.ones(mdp.horizon)
     weight = np.einsum("t,ts,tsa->sa", disc, d, Q) * pi          # (S, A)
-    states = np.repeat(np.arange(S), A).reshape(S, A)
-    actions = np.tile(np.arange(A), S).reshape(S, A)
-    score = policy.score(theta, states, actions)                  # (S, A, *theta_shape)
-    return np.tensordot(weight, score, axes=([0, 1], [0, 1]))
+    return np.tensordot(weight, score_table(mdp, policy, theta), axes=([0, 1], [0, 1]))
 
 
-def enumerate_trajectories(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJECTORIES) -> Enumeration:
+def enumerate_trajectories(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJECTORIES) -> Episodes:
     """Every trajectory with non-zero dynamics probability, with its probability under ``pi``.
 
     Branches over every action and every next state with :math:`P(s'\\mid s,a) > 0`; an
     episode that reaches a terminal state stops branching (padding: same state, action 0,
-    reward 0, mask False).  Raises ValueError (naming ``horizon``) if there would be more than
-    ``max_trajectories`` trajectories.
+    reward 0, mask False).  Returns :class:`pgbook.episodes.Episodes` with arrays of shape
+    (N, T), ``next_states`` and ``prob`` (N,), the probabilities, which sum to 1.  Raises
+    ValueError (naming ``horizon``) if there would be more than ``max_trajectories`` trajectories.
     """
-    mdp = _check_mdp(mdp)
+    mdp = check_mdp(mdp)
     pi = _check_pi(mdp, pi)
     max_trajectories = check_positive_int(max_trajectories, "max_trajectories")
     T = mdp.horizon
@@ -420,31 +352,31 @@ def enumerate_trajectories(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJ
         rewards = np.concatenate([rewards[parent], r_new[:, None]], axis=1)
         mask = np.concatenate([mask[parent], m_new[:, None]], axis=1)
         prob = prob[parent] * p_step
-    return Enumeration(states=states, actions=actions, rewards=rewards, mask=mask, prob=prob)
+    return Episodes(states=states[:, :-1], actions=actions, rewards=rewards, mask=mask,
+                    next_states=states[:, 1:], prob=prob)
 
 
 def J_by_enumeration(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJECTORIES) -> float:
     """:math:`J = \\sum_\\tau P(\\tau) R(\\tau)` by listing every trajectory."""
     enum = enumerate_trajectories(mdp, pi, max_trajectories=max_trajectories)
-    disc = mdp.gamma ** np.arange(mdp.horizon)
-    returns = (enum.rewards * enum.mask * disc).sum(axis=1)
-    return float(enum.prob @ returns)
+    return float(enum.expectation(discounted_return(enum.rewards, mdp.gamma, enum.mask)))
 
 
 # ---------------------------------------------------------------------------------------------
 # Sampling (the learner's view) and trajectory log-probabilities
 # ---------------------------------------------------------------------------------------------
 
-def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.Generator) -> Trajectories:
+def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.Generator) -> Episodes:
     """Sample ``n`` episodes at once (vectorised over episodes, a loop over time steps).
 
     The policy only sees states; the dynamics ``P`` are read here solely to simulate the
-    environment.  Returns :class:`Trajectories` with arrays of shape (n, T).
+    environment.  Returns :class:`pgbook.episodes.Episodes` with arrays of shape (n, T) and
+    ``next_states``.
     """
-    mdp = _check_mdp(mdp)
+    mdp = check_mdp(mdp)
     n = check_positive_int(n, "n")
     check_rng(rng)
-    theta = _check_policy_theta(policy, theta, ("sample",))
+    theta = check_policy_theta(policy, theta, ("sample",))
     T = mdp.horizon
     table = policy.table(theta) if hasattr(policy, "table") else None
     s = _sample_categorical(np.broadcast_to(mdp.mu0, (n, mdp.n_states)), rng)
@@ -471,27 +403,21 @@ def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.G
         current[live] = s2
         live = live[~mdp.terminal[s2]]
     next_states = np.concatenate([states[:, 1:], current[:, None]], axis=1)
-    return Trajectories(states=states, actions=actions, rewards=rewards, mask=mask, next_states=next_states)
+    return Episodes(states=states, actions=actions, rewards=rewards, mask=mask, next_states=next_states)
 
 
 def log_prob_trajectory(mdp: TabularMDP, policy, theta, traj) -> np.ndarray:
     """Full :math:`\\log P(\\tau\\mid\\theta) = \\log\\mu_0(s_0) + \\sum_t [\\log\\pi_\\theta(a_t\\mid s_t)
     + \\log P(s_{t+1}\\mid s_t, a_t)]` over the steps where an action was taken, shape (n,).
 
-    ``traj`` is a :class:`Trajectories` or an :class:`Enumeration` (states (n, T+1)).
+    ``traj`` is an :class:`pgbook.episodes.Episodes` with ``next_states`` (sampled or enumerated).
     """
-    mdp = _check_mdp(mdp)
-    if not all(hasattr(traj, k) for k in ("states", "actions", "mask")):
-        raise ArgumentTypeError(f"traj must be a Trajectories or an Enumeration (with states, actions and mask), "
-                                f"got {type(traj).__name__}")
-    theta = _check_policy_theta(policy, theta, ("log_prob",))
-    states = np.asarray(traj.states)
-    if hasattr(traj, "next_states"):
-        s, s2 = states, np.asarray(traj.next_states)
-    elif states.shape[1] == np.asarray(traj.actions).shape[1] + 1:
-        s, s2 = states[:, :-1], states[:, 1:]
-    else:
-        raise ValueError("traj must carry next_states or states of shape (n, T+1)")
+    mdp = check_mdp(mdp)
+    if not isinstance(traj, Episodes) or traj.next_states is None:
+        raise ArgumentTypeError(f"traj must be Episodes with next_states (from sample_trajectories or "
+                                f"enumerate_trajectories), got {type(traj).__name__}")
+    theta = check_policy_theta(policy, theta, ("log_prob",))
+    s, s2 = traj.states, traj.next_states
     a, m = np.asarray(traj.actions), np.asarray(traj.mask, dtype=bool)
     logpi = policy.log_prob(theta, s, a)
     with np.errstate(divide="ignore"):
@@ -513,7 +439,7 @@ def gymnasium_returns(env, policy, theta, n: int, gamma: float, rng: np.random.G
     check_rng(rng)
     if not (callable(getattr(env, "reset", None)) and callable(getattr(env, "step", None))):
         raise ArgumentTypeError(f"env must be a gymnasium environment (with reset and step), got {type(env).__name__}")
-    theta = _check_policy_theta(policy, theta, ("sample",))
+    theta = check_policy_theta(policy, theta, ("sample",))
     returns = np.zeros(n)
     for i in range(n):
         s, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
@@ -539,7 +465,7 @@ def optimal_values(mdp: TabularMDP):
     (zero at terminal states); ``greedy`` (T, S) the maximising action at each step.  The best
     achievable objective is ``mdp.mu0 @ V_star[0]``: no policy, stationary or not, does better.
     """
-    mdp = _check_mdp(mdp)
+    mdp = check_mdp(mdp)
     T, S = mdp.horizon, mdp.n_states
     live = ~mdp.terminal
     r = mdp.expected_reward

@@ -21,8 +21,9 @@ from pgbook import baselines, envs, estimators, mdp, optim, policies
 from pgbook._validate import ArgumentTypeError, NonFiniteError
 from pgbook.mlp import MLPSoftmax
 from pgbook.training import CollapseWatch, TrainingCollapsedWarning
-from pgbook.reinforce import (ReinforceConfig, collect_batch, evaluate,
-                              make_envs, time_to_solve, train, train_many)
+from pgbook.experiments import time_to_solve, train_many
+from pgbook.reinforce import ReinforceConfig, train, train_tabular
+from pgbook.rollout import collect_episodes, evaluate, make_envs
 
 NAN, INF = float("nan"), float("inf")
 TINY = dict(max_iterations=2, batch_episodes=4, progress=False)
@@ -302,11 +303,11 @@ BAD_CALLS = [
     ("make_envs int id", lambda: make_envs(42, 2), TypeError, "env_id"),
     ("make_envs mode", lambda: make_envs("CartPole-v1", 2, "async?"), ValueError, "vectorization_mode"),
     ("make_envs kwargs list", lambda: make_envs("CartPole-v1", 2, env_kwargs=[1]), TypeError, "env_kwargs"),
-    ("collect_batch int rng", lambda: _with_envs(lambda e: collect_batch(e, LIN, np.zeros((5, 2)), 0, 2)),
+    ("collect_episodes int rng", lambda: _with_envs(lambda e: collect_episodes(e, LIN, np.zeros((5, 2)), 0, 2)),
      TypeError, "rng"),
-    ("collect_batch 0 episodes", lambda: _with_envs(lambda e: collect_batch(e, LIN, np.zeros((5, 2)), _rng(), 0)),
+    ("collect_episodes 0 episodes", lambda: _with_envs(lambda e: collect_episodes(e, LIN, np.zeros((5, 2)), _rng(), 0)),
      ValueError, "min_episodes"),
-    ("collect_batch NaN theta", lambda: _with_envs(lambda e: collect_batch(e, LIN, np.full((5, 2), NAN), _rng(), 2)),
+    ("collect_episodes NaN theta", lambda: _with_envs(lambda e: collect_episodes(e, LIN, np.full((5, 2), NAN), _rng(), 2)),
      ValueError, "theta"),
     ("time_to_solve NaN target", lambda: time_to_solve(ReinforceConfig(**TINY), target=NAN), ValueError, "target"),
     ("time_to_solve eval_seed", lambda: time_to_solve(ReinforceConfig(**TINY), eval_seed=-1), ValueError,
@@ -314,16 +315,20 @@ BAD_CALLS = [
     ("time_to_solve n_eval 0", lambda: time_to_solve(ReinforceConfig(**TINY), n_eval=0), ValueError, "n_eval"),
     ("curve unknown metric", lambda: _tiny_result().curve("nope"), ValueError, "nope"),
     # ---------------------------------------------------------------- baselines and the tabular learner
-    ("reinforce_tabular no rng", lambda: baselines.reinforce_tabular(TINY_MDP, None), TypeError, "rng"),
-    ("reinforce_tabular lr 0", lambda: baselines.reinforce_tabular(TINY_MDP, _rng(), learning_rate=0.0),
+    ("train_tabular no rng", lambda: train_tabular(TINY_MDP, None), TypeError, "rng"),
+    ("train_tabular lr 0", lambda: train_tabular(TINY_MDP, _rng(), learning_rate=0.0),
      ValueError, "learning_rate"),
-    ("reinforce_tabular text lr", lambda: baselines.reinforce_tabular(TINY_MDP, _rng(), learning_rate="fast"),
+    ("train_tabular text lr", lambda: train_tabular(TINY_MDP, _rng(), learning_rate="fast"),
      TypeError, "learning_rate"),
-    ("reinforce_tabular text baseline", lambda: baselines.reinforce_tabular(TINY_MDP, _rng(), baseline="yes"),
+    ("train_tabular bool baseline", lambda: train_tabular(TINY_MDP, _rng(), baseline=True),
      TypeError, "baseline"),
-    ("reinforce_tabular not an MDP", lambda: baselines.reinforce_tabular("lake", _rng()), TypeError, "mdp"),
-    ("reinforce_tabular 0 episodes", lambda: baselines.reinforce_tabular(TINY_MDP, _rng(), n_episodes=0),
-     ValueError, "n_episodes"),
+    ("train_tabular unknown baseline", lambda: train_tabular(TINY_MDP, _rng(), baseline="value"),
+     ValueError, "baseline"),
+    ("train_tabular not an MDP", lambda: train_tabular("lake", _rng()), TypeError, "mdp"),
+    ("train_tabular 0 episodes", lambda: train_tabular(TINY_MDP, _rng(), batch_episodes=0),
+     ValueError, "batch_episodes"),
+    ("train_tabular 0 iterations", lambda: train_tabular(TINY_MDP, _rng(), max_iterations=0),
+     ValueError, "max_iterations"),
     ("total_variance NaN", lambda: baselines.total_variance([[NAN], [1.0]]), ValueError, "samples"),
     ("total_variance one draw", lambda: baselines.total_variance(np.zeros((1, 3))), ValueError, "samples"),
     ("total_variance complex", lambda: baselines.total_variance(np.zeros((3, 2)) + 1j), TypeError, "samples"),
@@ -455,18 +460,19 @@ def test_absurd_learning_rate_collapses_the_tabular_learner():
     lake = mdp.frozen_lake_mdp(is_slippery=False)          # the uniform policy has J = 0.0124
     for seed in (0, 1, 2):
         with pytest.warns(TrainingCollapsedWarning, match="lower learning_rate"):
-            run = baselines.reinforce_tabular(lake, np.random.default_rng(seed), learning_rate=1e6)
-        assert run.collapsed and len(run.returns) < 150 and len(run.thetas) == len(run.returns) + 1
-        assert run.returns[-1] == 0.0 and "deterministic" in run.message
+            run = train_tabular(lake, np.random.default_rng(seed), learning_rate=1e6)
+        returns = run.curve("return_mean")
+        assert run.collapsed and len(returns) < 150 and len(run.thetas) == len(returns) + 1
+        assert returns[-1] == 0.0 and "deterministic" in run.message
     # seed 3 jumps straight to the optimal deterministic path: solved, so never flagged
-    run, caught = _run_quietly(lambda: baselines.reinforce_tabular(lake, np.random.default_rng(3), learning_rate=1e6))
-    assert run.status == "budget" and caught == [] and run.returns[-1] > 0.95
+    run, caught = _run_quietly(lambda: train_tabular(lake, np.random.default_rng(3), learning_rate=1e6))
+    assert run.status == "budget" and caught == [] and run.curve()[-1] > 0.95
 
 
 def test_a_normal_tabular_run_is_never_flagged():
     lake = mdp.frozen_lake_mdp()
-    run, caught = _run_quietly(lambda: baselines.reinforce_tabular(lake, pgbook.make_rng(3), n_iterations=60))
-    assert run.status == "budget" and caught == [] and len(run.returns) == 60
+    run, caught = _run_quietly(lambda: train_tabular(lake, pgbook.make_rng(3), max_iterations=60))
+    assert run.status == "budget" and caught == [] and len(run.curve()) == 60
 
 
 def test_collapse_watch_rule():

@@ -57,16 +57,23 @@ def test_policy_gradient_samples_match_naive_loop(seed, gamma, rtg, weighting, b
             bt = 0.0 if b is None else (b if np.ndim(b) == 0 else (b[t] if np.ndim(b) == 1 else b[i, t]))
             w = gamma ** t if (rtg and weighting) else 1.0
             expected[i] += w * (psi - bt) * score[i, t]
-    got = E.policy_gradient_samples(score, rewards, mask, gamma, reward_to_go=rtg, discount_weighting=weighting,
-                                    baseline=b)
+    psi = E.psi(rewards, gamma, mask, reward_to_go=rtg)
+    w = E.step_weights(gamma, T, reward_to_go=rtg, discount_weighting=weighting)
+    got = E.policy_gradient_samples(score, psi, w, baseline=b, mask=mask)
     np.testing.assert_allclose(got, expected, atol=1e-12)
+    # Psi and w are the bracket's two halves: G_t or R(tau) at each step taken, gamma^t or 1
+    np.testing.assert_allclose(psi, np.where(mask, G if rtg else R[:, None], 0.0), atol=1e-12)
+    np.testing.assert_allclose(w, gamma ** np.arange(T) if (rtg and weighting) else np.ones(T))
 
 
 def exact_expectation(mdp, pol, theta, **kwargs):
     """E[estimator] computed exactly: sum over every trajectory of P(tau) * g(tau)."""
     enum = M.enumerate_trajectories(mdp, pol.table(theta))
-    score = pol.score(theta, enum.states[:, :-1], enum.actions)
-    return enum.expectation(E.policy_gradient_samples(score, enum.rewards, enum.mask, mdp.gamma, **kwargs))
+    score = E.step_scores(pol, theta, enum)
+    rtg, weighting = kwargs.pop("reward_to_go", True), kwargs.pop("discount_weighting", True)
+    psi = E.psi(enum.rewards, mdp.gamma, enum.mask, rtg)
+    w = E.step_weights(mdp.gamma, mdp.horizon, rtg, weighting)
+    return enum.expectation(E.policy_gradient_samples(score, psi, w, mask=enum.mask, **kwargs))
 
 
 @settings(max_examples=15, deadline=None)
@@ -141,9 +148,13 @@ def test_trajectory_gradient_samples_chunks_equal_one_pass():
     pol = TabularSoftmax(2, 2)
     theta = np.array([[0.3, -0.2], [-0.5, 0.4]])
     traj = M.sample_trajectories(mdp, pol, theta, 50, np.random.default_rng(0))
-    score = pol.score(theta, traj.states, traj.actions)
+    score = pol.score(theta, traj.states, traj.actions)                 # not masked: the mask does it
     b = np.random.default_rng(1).normal(size=(50, 3))
-    one = E.policy_gradient_samples(score, traj.rewards, traj.mask, mdp.gamma, baseline=b)
+
+    def one_pass(rtg=True):
+        psi = E.psi(traj.rewards, mdp.gamma, traj.mask, rtg)
+        return E.policy_gradient_samples(score, psi, E.step_weights(mdp.gamma, 3, rtg), b, traj.mask)
+    one = one_pass()
     # the tabular fast path (scatter-add) and the generic chunked path (a wrapper that only has .score)
     np.testing.assert_allclose(E.trajectory_gradient_samples(pol, theta, traj, mdp.gamma, baseline=b), one)
 
@@ -151,7 +162,7 @@ def test_trajectory_gradient_samples_chunks_equal_one_pass():
         score = staticmethod(pol.score)
 
     for rtg in (True, False):
-        one = E.policy_gradient_samples(score, traj.rewards, traj.mask, mdp.gamma, baseline=b, reward_to_go=rtg)
+        one = one_pass(rtg)
         np.testing.assert_allclose(E.trajectory_gradient_samples(Wrapped(), theta, traj, mdp.gamma, baseline=b,
                                                                  chunk=7, reward_to_go=rtg), one)
         np.testing.assert_allclose(E.trajectory_gradient_samples(pol, theta, traj, mdp.gamma, baseline=b,
@@ -347,10 +358,14 @@ def test_estimand_and_exact_estimator_mean_tiny():
         (lambda: E.discounted_return(np.zeros(3), 0.9), "rewards"),
         (lambda: E.returns_to_go(np.zeros((2, 3)), 0.9, mask=np.ones((2, 2), bool)), "mask"),
         (lambda: E.returns_to_go(np.full((2, 3), np.nan), 0.9), "rewards"),
-        (lambda: E.policy_gradient_samples(np.zeros((2, 4, 3)), np.zeros((2, 3)), None, 0.9), "score"),
-        (lambda: E.policy_gradient_samples(np.zeros((2, 3, 3)), np.zeros((2, 3)), None, 0.9,
-                                           baseline=np.zeros(2)), "baseline"),
-        (lambda: E.policy_gradient_samples(np.zeros((2, 3, 3)), np.zeros((2, 3)), None, float("nan")), "gamma"),
+        (lambda: E.policy_gradient_samples(np.zeros((2, 4, 3)), np.zeros((2, 3))), "score"),
+        (lambda: E.policy_gradient_samples(np.zeros((2, 3, 3)), np.zeros((2, 3)), baseline=np.zeros(2)), "baseline"),
+        (lambda: E.policy_gradient_samples(np.zeros((2, 3, 3)), np.zeros((2, 3)), w=np.ones(2)), "w"),
+        (lambda: E.policy_gradient_samples(np.zeros((2, 3, 3)), np.zeros(3)), "psi"),
+        (lambda: E.policy_gradient_samples(np.zeros((2, 3, 3)), np.zeros((2, 3)), mask=np.ones((3, 2))), "mask"),
+        (lambda: E.psi(np.zeros((2, 3)), float("nan")), "gamma"),
+        (lambda: E.step_weights(0.9, 0), "T"),
+        (lambda: E.step_scores(TabularSoftmax(2, 2), np.zeros((2, 2)), "episodes"), "episodes"),
         (lambda: E.compare(np.zeros((5, 2)), np.zeros(3)), "samples"),
         (lambda: E.compare(np.zeros((1, 2)), np.zeros(2)), "samples"),
         (lambda: E.compare(np.arange(20.0).reshape(10, 2), np.zeros(2)), "too skewed"),

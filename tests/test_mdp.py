@@ -48,7 +48,8 @@ def test_J_exact_equals_enumeration_and_naive_recursion(seed, horizon, gamma):
         pi = pol.table(rng.normal(size=pol.theta_shape))
         enum = M.enumerate_trajectories(mdp, pi)
         assert abs(enum.prob.sum() - 1) < 1e-12
-        assert enum.states.shape == (enum.n, horizon + 1) and enum.mask.shape == (enum.n, horizon)
+        assert enum.states.shape == enum.next_states.shape == enum.mask.shape == (enum.n, horizon)
+        np.testing.assert_array_equal(enum.states[:, 1:], enum.next_states[:, :-1])
         J = M.J_exact(mdp, pi)
         assert J == pytest.approx(M.J_by_enumeration(mdp, pi), abs=1e-12)
         assert J == pytest.approx(J_naive(mdp, pi), abs=1e-12)
@@ -125,7 +126,8 @@ def test_sampler_trajectory_frequencies_match_enumeration():
     tr = M.sample_trajectories(mdp, pol, theta, n, make_rng(200 + 5))
     full = np.concatenate([tr.states, tr.next_states[:, -1:]], axis=1)
     keys = lambda s, a: [tuple(r) for r in np.concatenate([s, a], axis=1)]
-    index = {k: i for i, k in enumerate(keys(enum.states, enum.actions))}
+    enum_full = np.concatenate([enum.states, enum.next_states[:, -1:]], axis=1)
+    index = {k: i for i, k in enumerate(keys(enum_full, enum.actions))}
     which = np.array([index[k] for k in keys(full, tr.actions)])
     c = compare(np.eye(enum.n)[which], enum.prob)            # frequency of each trajectory vs its probability
     assert c.passed, str(c)
@@ -183,7 +185,7 @@ def test_log_prob_trajectory(seed):
     # its gradient (finite differences, dynamics included) is the sum of the scores
     tr = M.sample_trajectories(mdp, pol, theta, 5, rng)
     for i in range(5):
-        one = M.Trajectories(*(x[i:i + 1] for x in (tr.states, tr.actions, tr.rewards, tr.mask, tr.next_states)))
+        one = tr.take(slice(i, i + 1))
         fd = finite_difference_gradient(lambda th: M.log_prob_trajectory(mdp, pol, th, one)[0], theta)
         scores = (pol.score(theta, one.states, one.actions) * one.mask[..., None, None]).sum(axis=(0, 1))
         np.testing.assert_allclose(fd, scores, atol=1e-6)

@@ -1,4 +1,4 @@
-"""The RL adapter of the general score-function estimator (pgbook.general).
+"""The RL adapter of the general score-function estimator (pgbook.trajectory_distribution).
 
 Monte Carlo checks use ``pgbook.make_rng`` (seed from PGBOOK_SEED) and ``pgbook.estimators.compare``:
 each fails a correct estimator with probability at most 1e-6, counting all its comparisons."""
@@ -7,7 +7,7 @@ import pytest
 
 import pgbook
 from pgbook.estimators import compare, score_function_samples
-from pgbook.general import TrajectoryDistribution, trajectory_return
+from pgbook.trajectory_distribution import TrajectoryDistribution, trajectory_return
 from pgbook.mdp import J_by_enumeration, grad_J_exact, log_prob_trajectory, policy_table, tiny_mdp
 from pgbook.policies import TabularSoftmax
 
@@ -59,7 +59,7 @@ def test_with_params_and_bad_input(setting):
         dist.with_params(np.zeros(3))
     with pytest.raises(ValueError, match="TabularMDP"):
         TrajectoryDistribution("not an mdp", policy, theta)
-    with pytest.raises(ValueError, match="policy must have"):
+    with pytest.raises(ValueError, match="policy must be a policy object"):
         TrajectoryDistribution(mdp, object(), theta)
     with pytest.raises(ValueError, match="theta"):
         TrajectoryDistribution(mdp, policy, np.zeros(3))
@@ -71,16 +71,17 @@ def test_with_the_return_as_f_it_is_part_one_full_return_estimator(setting):
     # Same trajectories (same seed): score_function_samples(p_tau, R) must equal, sample by sample,
     # pgbook.estimators.policy_gradient_samples with the full discounted return (an independent code path
     # that sums per-step scores weighted by R(tau)).
-    from pgbook.estimators import policy_gradient_samples
+    from pgbook.estimators import policy_gradient_samples, psi
 
     mdp, policy, theta = setting
     dist = TrajectoryDistribution(mdp, policy, theta)
     n = 500
     general = score_function_samples(dist, trajectory_return(mdp), n, pgbook.make_rng(34))
     traj = dist.sample(pgbook.make_rng(34), n)
-    per_step = policy.score(theta, traj.states, traj.actions)
-    part_one = policy_gradient_samples(per_step, traj.rewards, traj.mask, mdp.gamma, reward_to_go=False)
+    per_step = policy.score(theta, traj.states, traj.actions)               # unmasked: the mask does it
+    full_return = psi(traj.rewards, mdp.gamma, traj.mask, reward_to_go=False)
+    part_one = policy_gradient_samples(per_step, full_return, mask=traj.mask)
     np.testing.assert_allclose(general, part_one.reshape(n, -1), rtol=1e-12, atol=1e-12)
     # reward-to-go gives different samples (so the check above is not vacuous)
-    to_go = policy_gradient_samples(per_step, traj.rewards, traj.mask, mdp.gamma, reward_to_go=True)
+    to_go = policy_gradient_samples(per_step, psi(traj.rewards, mdp.gamma, traj.mask), mask=traj.mask)
     assert np.abs(general - to_go.reshape(n, -1)).max() > 0.1

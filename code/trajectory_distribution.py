@@ -1,4 +1,4 @@
-"""The general score-function estimator, seen from three fields.
+"""The distribution of trajectories, :math:`p_\\theta(\\tau)`, as a distribution object.
 
 :func:`pgbook.estimators.score_function_samples` estimates
 :math:`\\nabla_\\theta \\mathbb E_{x\\sim p_\\theta}[f(x)]` for any object with ``sample(rng, n)``,
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .estimators import discounted_return
-from .mdp import TabularMDP, log_prob_trajectory, sample_trajectories
+from ._validate import check_mdp, check_policy_theta
+from .estimators import discounted_return, step_scores
+from .mdp import log_prob_trajectory, sample_trajectories
 
 __all__ = ["TrajectoryDistribution", "trajectory_return"]
 
@@ -31,23 +32,15 @@ class TrajectoryDistribution:
     theta : array of ``policy.theta_shape``
 
     Methods (the interface of ``pgbook.estimators.score_function_samples``):
-    ``sample(rng, n)`` returns a ``pgbook.mdp.Trajectories`` batch of n episodes;
+    ``sample(rng, n)`` returns a ``pgbook.episodes.Episodes`` batch of n episodes;
     ``score(traj)`` returns :math:`\\sum_t m_t \\nabla_\\theta\\log\\pi_\\theta(a_t\\mid s_t)` flattened, shape (n, P)
     with P = ``theta.size`` (reshape with ``theta_shape``); ``log_prob(traj)`` returns the full
     :math:`\\log P(\\tau\\mid\\theta)` including the initial distribution and the dynamics, shape (n,).
     """
 
     def __init__(self, mdp, policy, theta):
-        if not isinstance(mdp, TabularMDP):
-            raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
-        for name in ("sample", "log_prob", "score"):
-            if not hasattr(policy, name):
-                raise ValueError(f"policy must have a {name}() method like the policies in pgbook.policies")
-        theta = np.asarray(theta, dtype=float)
-        if hasattr(policy, "check_theta"):
-            theta = policy.check_theta(theta)
-        elif not np.all(np.isfinite(theta)):
-            raise ValueError("theta must be finite")
+        check_mdp(mdp)
+        theta = check_policy_theta(policy, theta, ("sample", "log_prob", "score"))
         self.mdp, self.policy, self._theta = mdp, policy, np.array(theta, dtype=float)
 
     @property
@@ -67,15 +60,12 @@ class TrajectoryDistribution:
         return TrajectoryDistribution(self.mdp, self.policy, params.reshape(self._theta.shape))
 
     def sample(self, rng, n: int):
-        """``n`` episodes (``pgbook.mdp.sample_trajectories``), a ``Trajectories`` batch."""
+        """``n`` episodes (``pgbook.mdp.sample_trajectories``), an ``Episodes`` batch."""
         return sample_trajectories(self.mdp, self.policy, self._theta, n, rng)
 
     def score(self, traj) -> np.ndarray:
         """:math:`\\nabla_\\theta \\log P(\\tau\\mid\\theta) = \\sum_t m_t\\nabla_\\theta\\log\\pi_\\theta(a_t\\mid s_t)`, shape (n, P)."""
-        mask = np.asarray(traj.mask, dtype=bool)
-        per_step = self.policy.score(self._theta, np.asarray(traj.states), np.asarray(traj.actions))  # (n, T, *shape)
-        total = np.einsum("nt,nt...->n...", mask.astype(float), per_step)
-        return total.reshape(mask.shape[0], -1)
+        return step_scores(self.policy, self._theta, traj).sum(axis=1).reshape(traj.n, -1)
 
     def log_prob(self, traj) -> np.ndarray:
         """Full :math:`\\log P(\\tau\\mid\\theta)` (``pgbook.mdp.log_prob_trajectory``), shape (n,)."""
@@ -84,10 +74,9 @@ class TrajectoryDistribution:
 
 def trajectory_return(mdp):
     """The RL integrand :math:`f(\\tau) = R(\\tau) = \\sum_t \\gamma^t r_t` for trajectories of ``mdp``: traj -> (n,)."""
-    if not isinstance(mdp, TabularMDP):
-        raise ValueError(f"mdp must be a pgbook.mdp.TabularMDP, got {type(mdp).__name__}")
+    check_mdp(mdp)
 
     def f(traj):
-        return discounted_return(np.asarray(traj.rewards), mdp.gamma, np.asarray(traj.mask, dtype=bool))
+        return discounted_return(traj.rewards, mdp.gamma, traj.mask)
 
     return f
