@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import estimators
-from ._validate import (ArgumentTypeError, check_bool, check_finite, check_nonnegative, check_positive,
-                        check_positive_int, check_finite_real, check_rng, check_shape)
+from ._validate import (ArgumentTypeError, check_bool, check_finite, check_finite_real, check_nonnegative,
+                        check_positive_int, check_shape)
 from .mdp import TabularMDP
 
 __all__ = [

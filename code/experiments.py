@@ -15,7 +15,7 @@ import numpy as np
 
 from ._validate import ArgumentTypeError, NonFiniteError, check_finite_real, check_positive_int, check_seed
 from .episodes import Episodes
-from .reinforce import Learner, ReinforceConfig, TrainResult, make_policy, train
+from .reinforce import Learner, ReinforceConfig, make_policy, train
 from .rollout import episode_cap, evaluate, joint_sampler, make_envs, play_round
 from .training import TrainingCollapsedWarning, TrainingDivergedWarning
 
@@ -41,7 +41,7 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
 
     Every run has its own initial parameters (drawn from its seed), its own optimiser and its own
     baseline, and learns only from its own ``batch_episodes`` episodes per iteration, exactly as
-    :func:`train` would.  The only thing shared is the simulator: one ``gymnasium.make_vec`` with
+    :func:`pgbook.reinforce.train` would.  The only thing shared is the simulator: one ``gymnasium.make_vec`` with
     ``runs * batch_episodes`` copies steps the episodes of all runs in lockstep, so the Python loop
     over time steps is paid once instead of once per run.  With CartPole's native vector
     environment twenty runs cost a few times one, not twenty.
@@ -50,10 +50,10 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
     ``configs``, a list of configs to run side by side (for example two baselines and many seeds);
     these must agree on the environment, ``batch_episodes`` and ``max_episode_steps``.
 
-    The runs are statistically the same as :func:`train` runs but not number for number (the
+    The runs are statistically the same as :func:`pgbook.reinforce.train` runs but not number for number (the
     environment and the action draws use one shared generator seeded from all the seeds); the same
     arguments give the same runs.  Batching by steps, ``max_seconds`` and callbacks are not
-    supported.  Returns a list of :class:`TrainResult` in the order of the seeds (or configs);
+    supported.  Returns a list of :class:`pgbook.reinforce.TrainResult` in the order of the seeds (or configs);
     each run's ``env_steps`` counts the steps it would have taken alone, ``wall_time`` the shared clock.
     """
     if configs is None:
@@ -136,7 +136,7 @@ def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, 
     ``seconds`` (training wall time, evaluation excluded), ``cpu_seconds`` (the same in CPU time
     of this process), ``env_steps`` (training steps),
     ``iterations``, ``eval_return`` (the last evaluation's mean, NaN if none ran) and ``result``
-    (the :class:`TrainResult`).
+    (the :class:`pgbook.reinforce.TrainResult`).
     """
     config = ReinforceConfig.make(config, **overrides)
     check = _SolvedCheck(config, check_finite_real(target, "target"), check_positive_int(n_eval, "n_eval"),

@@ -291,7 +291,6 @@ def grad_J_exact(mdp: TabularMDP, policy, theta, discount_weighting: bool = True
     mdp = check_mdp(mdp)
     theta = check_policy_theta(policy, theta)
     discount_weighting = check_bool(discount_weighting, "discount_weighting")
-    S, A = mdp.n_states, mdp.n_actions
     pi = policy_table(mdp, policy, theta)
     _, Q = value_functions(mdp, pi)
     d = state_distributions(mdp, pi)

@@ -271,7 +271,7 @@ def _divergence_message(what: str, config: ReinforceConfig, iteration: int) -> s
 
 
 def _collapse_watch(config: ReinforceConfig) -> CollapseWatch:
-    """The run's :class:`CollapseWatch`; its target is the environment's ``reward_threshold``, used only
+    """The run's :class:`pgbook.training.CollapseWatch`; its target is the environment's ``reward_threshold``, used only
     under the environment's own time limit (a shorter ``max_episode_steps`` may put it out of reach)."""
     target = None
     if config.max_episode_steps is None:
@@ -483,10 +483,10 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
     a Gaussian policy reports its ``entropy`` (differential, the same in every state).
 
     Returns a :class:`TrainResult`.  If parameters, returns or gradients stop being finite the
-    run stops (``status="diverged"``), warns with :class:`TrainingDivergedWarning` and the
+    run stops (``status="diverged"``), warns with :class:`pgbook.training.TrainingDivergedWarning` and the
     result's ``message`` says what to change.  If the policy turns deterministic while its return
-    is poor (see :class:`CollapseWatch`) the run stops (``status="collapsed"``) and warns with
-    :class:`TrainingCollapsedWarning`, whose message says what to change.
+    is poor (see :class:`pgbook.training.CollapseWatch`) the run stops (``status="collapsed"``) and warns with
+    :class:`pgbook.training.TrainingCollapsedWarning`, whose message says what to change.
     """
     config = ReinforceConfig.make(config, **overrides)
     if callback is not None and not callable(callback):

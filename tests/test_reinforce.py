@@ -8,7 +8,6 @@ import pytest
 
 import pgbook
 from pgbook import estimators
-from pgbook.mlp import MLPSoftmax
 from pgbook.policies import LinearGaussian, LinearSoftmax
 from pgbook.baselines import leave_one_out_mean
 from pgbook.episodes import Episodes
