@@ -5,7 +5,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/es_cartpole.py            # book seeds 0-4
     .venv/bin/python benchmarks/es_cartpole.py --seeds 10
 
-Each run is the chapter's run exactly: ``es.optimize`` on ``es.CartPoleBlackBox`` from theta = 0
+Each run is the chapter's run exactly: ``es.optimise`` on ``es.CartPoleBlackBox`` from theta = 0
 with a population of 40 (20 mirrored pairs), sigma = 0.1, Adam steps of 0.05, at most 150
 iterations, stopping once a population's mean return reaches 495; the generator is
 ``pgbook.make_rng(7)`` for ``PGBOOK_SEED`` = 0, 1, ....  The final mean policy is then evaluated on
@@ -38,11 +38,11 @@ def run(seed: int) -> dict:
     rng = pgbook.make_rng(7)
     black_box = es.CartPoleBlackBox(rng)
     t0, c0 = time.perf_counter(), time.process_time()
-    result = es.optimize(black_box, np.zeros(5), sigma=0.1, population=40, iterations=150, learning_rate=0.05,
-                         maximize=True, target=495.0, rng=rng)
+    result = es.optimise(black_box, np.zeros(5), rng, sigma=0.1, population=40, max_iterations=150,
+                         learning_rate=0.05, maximise=True, target=495.0)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     evaluation = es.cartpole_returns(np.tile(result.theta, (100, 1)), seed=int(rng.integers(2**31 - 1)))
-    return {"seed": seed, "seconds": seconds, "cpu": cpu, "iterations": result.population_values.size,
+    return {"seed": seed, "seconds": seconds, "cpu": cpu, "iterations": result.iterations,
             "episodes": black_box.episodes, "evaluation": float(evaluation.mean())}
 
 

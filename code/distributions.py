@@ -293,6 +293,18 @@ class Gaussian(_Distribution):
         eps = self._check_x(eps, "eps")
         return self.mean() + self.std() * eps
 
+    def reparameterize_jacobian(self, eps) -> np.ndarray:
+        """:math:`\\partial x/\\partial(\\mu, \\omega)` at each noise draw, shape (n, d, 2d):
+        :math:`\\partial x_i/\\partial\\mu_j = \\delta_{ij}` and
+        :math:`\\partial x_i/\\partial\\omega_j = \\delta_{ij}\\,\\sigma_i\\varepsilon_i`."""
+        eps = self._check_x(eps, "eps")
+        n, d = eps.shape
+        jac = np.zeros((n, d, 2 * d))
+        idx = np.arange(d)
+        jac[:, idx, idx] = 1.0
+        jac[:, idx, d + idx] = self.std() * eps
+        return jac
+
     def sample(self, rng, n: int) -> np.ndarray:
         """``n`` independent draws, shape (n, d) (``reparameterize(sample_eps(rng, n))``)."""
         return self.reparameterize(self.sample_eps(rng, n))

@@ -14,30 +14,36 @@ Its gradient is the general score-function estimator with the search distributio
 
 Only values of f are needed, never its gradient: f is a black box.  This module provides the
 search distribution (:class:`SearchDistribution`, with antithetic sampling), rank-based fitness
-shaping (:func:`centered_ranks`), the optimiser of Salimans et al. (2017) (:func:`optimize`,
-Adam or SGD steps), standard test functions with closed forms (:func:`rosenbrock`,
-:class:`Quadratic`), and a linear CartPole-v1 policy evaluated as a black box
-(:class:`CartPoleBlackBox`).  Objectives are vectorised: they take a batch of parameter vectors
-``(n, d)`` and return ``(n,)`` values.
+shaping (:func:`centered_ranks`), the optimiser of Salimans et al. (2017) (:func:`optimise`
+with the settings of :class:`ESConfig`, Adam or SGD steps), standard test functions with
+closed forms (:func:`rosenbrock`, :class:`Quadratic`), and a linear CartPole-v1 policy
+evaluated as a black box (:class:`CartPoleBlackBox`).  Objectives are vectorised: they take a
+batch of parameter vectors ``(n, d)`` and return ``(n,)`` values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._validate import check_finite, check_positive, check_positive_int, check_shape
+from ._validate import (ArgumentTypeError, check_bool, check_choice, check_finite, check_finite_real,
+                        check_nonnegative, check_positive, check_positive_int, check_real, check_rng, check_seed,
+                        check_shape)
 from .estimators import score_function_samples
 from .optim import make_optimiser
-from .quadrature import gauss_hermite
+from .quadrature import gaussian_expectation
+from .training import RunResult, learning_rate_hint
 
 __all__ = [
     "SearchDistribution",
     "centered_ranks",
     "smoothed_gradient_samples",
     "smoothed_objective_quadrature",
+    "ESConfig",
     "ESResult",
-    "optimize",
+    "optimise",
     "rosenbrock",
     "rosenbrock_smoothed",
     "rosenbrock_smoothed_minimiser",
@@ -48,6 +54,9 @@ __all__ = [
     "cartpole_start_states",
     "CartPoleBlackBox",
 ]
+
+SHAPINGS = ("ranks", "none")
+OPTIMISERS = ("adam", "sgd")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,138 +166,202 @@ def smoothed_gradient_samples(f, theta, sigma: float, n: int, rng: np.random.Gen
 
 
 def smoothed_objective_quadrature(f, theta, sigma: float, order: int = 40) -> float:
-    """:math:`J_\\sigma(\\theta)` by tensor-product Gauss-Hermite quadrature (deterministic).
+    """:math:`J_\\sigma(\\theta)` by tensor-product Gauss-Hermite quadrature (deterministic):
+    :func:`pgbook.quadrature.gaussian_expectation` of f under :math:`\\mathcal N(\\theta, \\sigma^2 I)`.
 
-    Practical for small dimension d <= 4 (``order ** d`` calls of f in one batch); exact when f
-    is a polynomial of degree below ``2 * order`` in every coordinate (e.g. Rosenbrock).
+    Practical for small dimension (``order ** d`` calls of f in one batch; with the default order
+    up to d = 4); exact when f is a polynomial of degree below ``2 * order`` in every coordinate
+    (e.g. Rosenbrock, of degree 4, with ``order=6``).
     """
     theta = check_shape(check_finite(theta, "theta"), (None,), "theta")
-    sigma = check_positive(sigma, "sigma")
-    d = theta.size
-    if d > 4:
-        raise ValueError(f"theta must have at most 4 entries for tensor quadrature, got {d}")
-    t, w = gauss_hermite(order)
-    grids = np.meshgrid(*([t] * d), indexing="ij")
-    eps = np.stack([g.ravel() for g in grids], axis=1)
-    weights = np.prod(np.stack(np.meshgrid(*([w] * d), indexing="ij")).reshape(d, -1), axis=0)
-    return float(weights @ _call_objective(f, theta + sigma * eps))
+    return float(gaussian_expectation(lambda x: _call_objective(f, x), theta, check_positive(sigma, "sigma"), order))
 
 
 # ---------------------------------------------------------------------------------------------
 # The optimiser
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class ESResult:
-    """What :func:`optimize` returns.
+class ESConfig:
+    """Every setting of an evolution-strategies run (:func:`optimise`).
 
-    theta: final mean (d,).  thetas: the mean before every iteration and at the end
-    (iterations + 1, d), where iterations counts those actually run (fewer if a target stopped the run).  sigmas: sigma used at every iteration (iterations,).
-    learning_rates: the step size used at every iteration (iterations,).
-    population_values: mean objective value over each population (iterations,).
-    populations: the sampled parameter vectors (iterations, n, d) if ``record_population``.
-    evaluations: total number of objective values computed.
+    ``ESConfig(sigma=0.2)`` changes one field; ``config.replace(...)`` returns a modified copy;
+    :meth:`validate` (called on construction and by :func:`optimise`) raises an error naming any
+    bad field: :class:`pgbook._validate.ArgumentTypeError` (a TypeError that is also a
+    ValueError) for a value of the wrong type, ValueError for one out of range.
     """
 
-    theta: np.ndarray
-    thetas: np.ndarray
-    sigmas: np.ndarray
-    learning_rates: np.ndarray
-    population_values: np.ndarray
-    evaluations: int
-    populations: np.ndarray | None = field(default=None, repr=False)
+    sigma: float = 0.1
+    """Standard deviation of the search Gaussian in every coordinate, at the first iteration."""
+    sigma_decay: float = 1.0
+    """After each iteration sigma is multiplied by this number in (0, 1] (1: sigma stays fixed)."""
+    sigma_min: float = 0.0
+    """sigma never decays below this number (>= 0)."""
+    population: int = 50
+    """Parameter vectors drawn and evaluated per iteration (at least 2; even if ``antithetic``)."""
+    antithetic: bool = True
+    """Draw the population in mirrored pairs theta + sigma eps and theta - sigma eps."""
+    shaping: str = "ranks"
+    """``"ranks"``: replace the fitness by its centred ranks (:func:`centered_ranks`);
+    ``"none"``: use the raw fitness."""
+    maximise: bool = False
+    """Maximise f (fitness f) instead of minimising it (fitness -f)."""
+    learning_rate: float = 0.05
+    """Step size of the optimiser at the first iteration."""
+    learning_rate_decay: float = 1.0
+    """After each iteration the step size is multiplied by this number in (0, 1]."""
+    optimiser: str = "adam"
+    """``"adam"`` (Adam with beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"`` (plain steps with ``momentum``)."""
+    momentum: float = 0.0
+    """Momentum in [0, 1) of the ``"sgd"`` steps (0: plain gradient steps)."""
+    max_iterations: int = 300
+    """Budget: at most this many iterations (populations)."""
+    target: float | None = None
+    """Stop once the mean value of a population reaches this (``>=`` when maximising, ``<=`` when
+    minimising); None: run the whole budget."""
+    record_population: bool = False
+    """Keep every population in the history (key ``"population"``), for pictures."""
+
+    def __post_init__(self):
+        self.validate()
+
+    def replace(self, **changes) -> "ESConfig":
+        """A copy with some fields changed (validated; an unknown field raises TypeError)."""
+        return replace(self, **changes)
+
+    def validate(self) -> "ESConfig":
+        """Raise an error naming the first field with a bad value; return self."""
+        check_positive(self.sigma, "sigma")
+        if not 0.0 < check_real(self.sigma_decay, "sigma_decay") <= 1.0:
+            raise ValueError(f"sigma_decay must lie in (0, 1], got {self.sigma_decay}")
+        check_nonnegative(self.sigma_min, "sigma_min")
+        for name in ("antithetic", "maximise", "record_population"):
+            check_bool(getattr(self, name), name)
+        if check_positive_int(self.population, "population") < 2 or (self.antithetic and self.population % 2):
+            raise ValueError(f"population must be >= 2 (and even when antithetic=True), got {self.population}")
+        check_choice(self.shaping, SHAPINGS, "shaping")
+        check_positive(self.learning_rate, "learning_rate")
+        if not 0.0 < check_real(self.learning_rate_decay, "learning_rate_decay") <= 1.0:
+            raise ValueError(f"learning_rate_decay must lie in (0, 1], got {self.learning_rate_decay}")
+        check_choice(self.optimiser, OPTIMISERS, "optimiser")
+        if not 0.0 <= check_real(self.momentum, "momentum") < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum}")
+        check_positive_int(self.max_iterations, "max_iterations")
+        if self.target is not None:
+            check_finite_real(self.target, "target")
+        return self
 
 
-def optimize(f, theta0, *, sigma: float, population: int, iterations: int, learning_rate: float,
-             rng: np.random.Generator, optimizer: str = "adam", shaping: str = "ranks",
-             maximize: bool = False, antithetic: bool = True, sigma_decay: float = 1.0,
-             sigma_min: float = 0.0, learning_rate_decay: float = 1.0, momentum: float = 0.0,
-             record_population: bool = False, target: float | None = None,
-             callback=None) -> ESResult:
+@dataclass
+class ESResult(RunResult):
+    """What :func:`optimise` returns: a :class:`pgbook.training.RunResult` with the run's ``config``
+    and its starting mean ``theta0``.
+
+    ``theta`` is the final mean; ``history`` holds one dict per iteration (see :func:`optimise`);
+    ``status`` is ``"budget"``, ``"target"`` or ``"callback"``.  The arrays below are read from
+    the history.
+    """
+
+    config: ESConfig
+    theta0: np.ndarray
+
+    @property
+    def thetas(self) -> np.ndarray:
+        """The mean before every iteration and at the end, (iterations + 1, d)."""
+        return np.vstack([self.theta0, self.curve("theta")])
+
+    @property
+    def populations(self) -> np.ndarray | None:
+        """Every population, (iterations, population, d), if ``config.record_population``; else None."""
+        return self.curve("population") if self.config.record_population else None
+
+    @property
+    def evaluations(self) -> int:
+        """Number of values of f computed."""
+        return self.iterations * self.config.population
+
+
+def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None, callback=None,
+             **overrides) -> ESResult:
     """Evolution strategies (Salimans et al., 2017): minimise (or maximise) a black-box f.
 
     Each iteration draws ``population`` parameter vectors from :math:`\\mathcal N(\\theta, \\sigma^2 I)`
     (in mirrored pairs if ``antithetic``), evaluates f on the whole batch at once, turns the
     values into fitness (``-f`` when minimising), shapes it (``shaping="ranks"``: centred ranks,
     :func:`centered_ranks`; ``"none"``: raw fitness), and forms the score-function estimate
-    :math:`g = \\frac1n\\sum_i u_i\\,\\varepsilon_i/\\sigma` of the ascent direction.  The mean moves by an
-    Adam (``optimizer="adam"``) or SGD (``"sgd"``, optional ``momentum``) step along g.  After each
-    iteration ``sigma`` is multiplied by ``sigma_decay`` (not below ``sigma_min``) and the step size
-    by ``learning_rate_decay``.
-    ``callback(iteration, theta, sigma)`` is called after each step if given.  With a ``target``,
-    the run stops early once the mean value of a population reaches it (``>= target`` when
-    maximising, ``<= target`` when minimising); the result's arrays then end at that iteration.
+    :math:`g = \\frac1n\\sum_i u_i\\,\\varepsilon_i/\\sigma` of the ascent direction with
+    :func:`pgbook.estimators.score_function_samples`.  The mean moves by an Adam or SGD step
+    along g.  After each iteration ``sigma`` is multiplied by ``sigma_decay`` (not below
+    ``sigma_min``) and the step size by ``learning_rate_decay``.
 
-    f maps (n, d) -> (n,).  Raises ValueError on bad settings, and stops with a ValueError
-    saying what to change if f returns non-finite values or theta diverges.
+    Parameters
+    ----------
+    f : callable
+        The objective, vectorised: a batch (n, d) of parameter vectors to (n,) values.
+    theta0 : array (d,)
+        The starting mean.
+    rng : numpy.random.Generator
+        The source of the populations.
+    config : ESConfig, optional
+        All settings (default: ``ESConfig()``); keyword ``overrides`` replace fields.
+    callback : callable, optional
+        Called after every iteration with that iteration's history dict; returning True stops
+        the run (``status="callback"``).
+
+    History, one dict per iteration: ``iteration`` (from 1), ``theta`` (the mean after the
+    step), ``sigma`` and ``learning_rate`` (those used in the step), ``value_mean`` (the mean of
+    f over the population) and, with ``record_population``, ``population`` (n, d).
+
+    Returns an :class:`ESResult` with ``status`` ``"target"`` if a population's mean value reached
+    ``target``, ``"callback"`` if the callback stopped the run, else ``"budget"``.  Raises
+    ValueError on bad settings, and stops with a ValueError saying what to change if f returns
+    non-finite values or theta diverges.
     """
-    theta = check_shape(check_finite(theta0, "theta0"), (None,), "theta0").astype(float).copy()
-    sigma = check_positive(sigma, "sigma")
-    population = check_positive_int(population, "population")
-    iterations = check_positive_int(iterations, "iterations")
-    learning_rate = check_positive(learning_rate, "learning_rate")
-    if population < 2 or (antithetic and population % 2):
-        raise ValueError(f"population must be >= 2 (and even when antithetic=True), got {population}")
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    if shaping not in ("ranks", "none"):
-        raise ValueError(f"shaping must be 'ranks' or 'none', got {shaping!r}")
-    sigma_decay = check_positive(sigma_decay, "sigma_decay")
-    if sigma_decay > 1:
-        raise ValueError(f"sigma_decay must lie in (0, 1], got {sigma_decay}")
-    learning_rate_decay = check_positive(learning_rate_decay, "learning_rate_decay")
-    if learning_rate_decay > 1:
-        raise ValueError(f"learning_rate_decay must lie in (0, 1], got {learning_rate_decay}")
-    if not (0.0 <= float(sigma_min) < np.inf):
-        raise ValueError(f"sigma_min must be a finite number >= 0, got {sigma_min}")
-    if target is not None:
-        target = float(check_finite(target, "target"))
-    if not (0.0 <= float(momentum) < 1.0):
-        raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
-
-    d = theta.size
-    step = make_optimiser(optimizer, d, learning_rate, momentum)
-    sign = 1.0 if maximize else -1.0
-    thetas = np.empty((iterations + 1, d))
-    sigmas = np.empty(iterations)
-    learning_rates = np.empty(iterations)
-    values_mean = np.empty(iterations)
-    populations = np.empty((iterations, population, d)) if record_population else None
-    thetas[0] = theta
-    done = 0
-
-    for it in range(iterations):
-        dist = SearchDistribution(theta, sigma, antithetic)
-        seen = {}
-
-        def fitness(x):
-            values = _call_objective(f, x)
-            seen["values"], seen["x"] = values, x
-            u = sign * values
-            return centered_ranks(u) if shaping == "ranks" else u
-
-        samples = score_function_samples(dist, fitness, population, rng)
-        grad = samples.mean(axis=0)  # ascent direction of the (shaped) fitness
+    if config is not None and not isinstance(config, ESConfig):
+        raise ArgumentTypeError(f"config must be an ESConfig (or None), got {type(config).__name__}; "
+                                "pass settings as keywords, e.g. optimise(f, theta0, rng, sigma=0.1)")
+    config = (ESConfig() if config is None else config).replace(**overrides)
+    if not callable(f):
+        raise ArgumentTypeError(f"f must be a function of a batch (n, d) of parameter vectors, got {type(f).__name__}")
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError(f"callback must be a function of the history dict (or None), "
+                                f"got {type(callback).__name__}")
+    theta0 = check_shape(check_finite(theta0, "theta0"), (None,), "theta0").copy()
+    rng = check_rng(rng)
+    start = time.perf_counter()
+    step = make_optimiser(config.optimiser, theta0.size, config.learning_rate, config.momentum)
+    sign = 1.0 if config.maximise else -1.0
+    theta, sigma, history, status = theta0, config.sigma, [], "budget"
+    for iteration in range(1, config.max_iterations + 1):
+        dist = SearchDistribution(theta, sigma, config.antithetic)
+        replay = copy.deepcopy(rng)  # given this copy, score_function_samples draws the same population
+        population = dist.sample(rng, config.population)
+        values = _call_objective(f, population)  # f may draw from rng too (a noisy black box)
+        fitness = centered_ranks(sign * values) if config.shaping == "ranks" else sign * values
+        # score_function_samples draws x with the copy, so x is this population, whose fitness is known
+        grad = score_function_samples(dist, lambda x: fitness, config.population, replay).mean(axis=0)
         theta = theta + step.step(grad)
         if not np.all(np.isfinite(theta)) or np.max(np.abs(theta)) > 1e8:
-            raise ValueError(f"ES diverged at iteration {it} (|theta| grew beyond 1e8); "
-                             "use a smaller learning_rate or shaping='ranks'")
-        sigmas[it] = sigma
-        learning_rates[it] = step.learning_rate
-        values_mean[it] = seen["values"].mean()
-        if record_population:
-            populations[it] = seen["x"]
-        thetas[it + 1] = theta
-        sigma = max(sigma * sigma_decay, float(sigma_min))
-        step.learning_rate *= learning_rate_decay
-        if callback is not None:
-            callback(it, theta.copy(), sigma)
-        done += 1
-        if target is not None and (values_mean[it] >= target if maximize else values_mean[it] <= target):
+            raise ValueError(f"ES diverged at iteration {iteration} (|theta| grew beyond 1e8); to fix it, "
+                             f"{learning_rate_hint(step.learning_rate)}, or use shaping='ranks'")
+        row = {"iteration": iteration, "theta": theta.copy(), "sigma": sigma, "learning_rate": step.learning_rate,
+               "value_mean": float(values.mean())}
+        if config.record_population:
+            row["population"] = population
+        history.append(row)
+        sigma = max(sigma * config.sigma_decay, float(config.sigma_min))
+        step.learning_rate *= config.learning_rate_decay
+        if config.target is not None and sign * (row["value_mean"] - config.target) >= 0:
+            status = "target"
             break
-    return ESResult(theta=theta, thetas=thetas[: done + 1], sigmas=sigmas[:done],
-                    learning_rates=learning_rates[:done], population_values=values_mean[:done],
-                    evaluations=done * population,
-                    populations=None if populations is None else populations[:done])
+        if callback is not None and callback(row):
+            status = "callback"
+            break
+    messages = {"budget": f"ran its budget of {config.max_iterations} iterations",
+                "target": f"a population's mean value reached the target {config.target} at iteration {len(history)}",
+                "callback": f"the callback stopped the run at iteration {len(history)}"}
+    return ESResult(theta=theta, history=history, status=status, message=messages[status],
+                    wall_time=time.perf_counter() - start, config=config, theta0=theta0)
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,7 +501,7 @@ def cartpole_start_states(n: int, seed: int) -> np.ndarray:
     """The starting states (n, 4) that :func:`cartpole_returns` uses for ``n`` policies and ``seed``
     (the internal float64 state of the vectorised environment right after ``reset(seed=seed)``)."""
     env = _cartpole_env(check_positive_int(n, "n"))
-    env.reset(seed=int(seed))
+    env.reset(seed=check_seed(seed))
     return np.array(env.unwrapped.state, dtype=float).T.copy()
 
 
@@ -444,7 +517,7 @@ def cartpole_returns(thetas, seed: int, max_steps: int = 500) -> np.ndarray:
     max_steps = check_positive_int(max_steps, "max_steps")
     n = thetas.shape[0]
     env = _cartpole_env(n)
-    obs, _ = env.reset(seed=int(seed))
+    obs, _ = env.reset(seed=check_seed(seed))
     returns = np.zeros(n)
     alive = np.ones(n, dtype=bool)
     for _ in range(max_steps):
@@ -467,7 +540,7 @@ class CartPoleBlackBox:
     dim = CARTPOLE_DIM
 
     def __init__(self, rng: np.random.Generator, max_steps: int = 500):
-        self.rng = rng
+        self.rng = check_rng(rng)
         self.max_steps = check_positive_int(max_steps, "max_steps")
         self.calls = 0
         self.episodes = 0

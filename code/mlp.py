@@ -16,20 +16,21 @@ the gradient of the log-probability with respect to the logits is ``onehot(a) - 
 chain rule carries it back through ``W2`` and the tanh layer (whose derivative is ``1 - h**2``).
 ``tests/test_mlp.py`` checks it against finite differences.
 
-The methods match those of :mod:`pgbook.policies` (``sample``, ``log_prob``, ``score``,
-``probs``, ``init_theta``) and are vectorised over any leading batch shape of ``obs``.
+:class:`MLPSoftmax` is a :class:`pgbook.policies.SoftmaxPolicy`: it defines the logits, and
+``probs``, ``log_prob``, ``sample`` and ``check_theta`` are those of every softmax policy of the
+book.  The methods are vectorised over any leading batch shape of ``obs``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._validate import check_finite, check_nonnegative, check_positive_int, check_rng
-from .policies import _discrete_actions, _sample_categorical, log_softmax
+from .policies import SoftmaxPolicy, softmax
 
 __all__ = ["MLPSoftmax"]
 
 
-class MLPSoftmax:
+class MLPSoftmax(SoftmaxPolicy):
     """Softmax policy over ``n_actions`` actions with one hidden tanh layer of ``hidden`` units.
 
     Parameters
@@ -50,8 +51,7 @@ class MLPSoftmax:
         # Offsets of W1 (d, h), b1 (h,), W2 (h, a), b2 (a,) inside the flat theta.
         self._sizes = [d * h, h, h * a, a]
         self._offsets = np.cumsum([0] + self._sizes)
-        self.n_params = int(self._offsets[-1])
-        self.theta_shape = (self.n_params,)
+        self.theta_shape = (int(self._offsets[-1]),)
 
     def __repr__(self) -> str:
         return f"MLPSoftmax(obs_dim={self.obs_dim}, n_actions={self.n_actions}, hidden={self.hidden})"
@@ -60,9 +60,7 @@ class MLPSoftmax:
     def unpack(self, theta):
         """Views ``W1 (obs_dim, hidden)``, ``b1 (hidden,)``, ``W2 (hidden, n_actions)``, ``b2 (n_actions,)`` of ``theta``
         (which must be real, finite and of shape ``theta_shape``)."""
-        theta = check_finite(theta, "theta")
-        if theta.shape != self.theta_shape:
-            raise ValueError(f"theta must have shape {self.theta_shape}, got {theta.shape}")
+        theta = self.check_theta(theta)
         o = self._offsets
         d, h, a = self.obs_dim, self.hidden, self.n_actions
         return (theta[o[0]:o[1]].reshape(d, h), theta[o[1]:o[2]],
@@ -77,16 +75,15 @@ class MLPSoftmax:
                 raise ValueError(f"{name} must have {size} entries, got {p.size}")
         return np.concatenate(parts)
 
-    def init_theta(self, rng=None, scale: float = 0.0) -> np.ndarray:
-        """Initial parameters.
+    def init_theta(self, rng: np.random.Generator, scale: float = 0.0) -> np.ndarray:
+        """Initial parameters, drawn from ``rng`` (a ``numpy.random.Generator``, always needed).
 
         The hidden weights ``W1`` get Gaussian entries of standard deviation ``1/sqrt(obs_dim)``
         (the hidden units must differ, or they would all learn the same thing); the output
         weights get standard deviation ``scale`` (0 by default: the initial policy is uniform).
-        Needs ``rng`` (a ``numpy.random.Generator``) for the random part.
         """
         scale = check_nonnegative(scale, "scale")
-        rng = np.random.default_rng(0) if rng is None else check_rng(rng)
+        rng = check_rng(rng)
         d, h, a = self.obs_dim, self.hidden, self.n_actions
         W1 = rng.normal(0.0, 1.0 / np.sqrt(d), size=(d, h))
         W2 = rng.normal(0.0, scale, size=(h, a)) if scale > 0 else np.zeros((h, a))
@@ -100,34 +97,15 @@ class MLPSoftmax:
         return obs
 
     def _forward(self, theta, obs):
+        """``W2``, the observations ``x``, the hidden units ``h`` and the logits."""
         W1, b1, W2, b2 = self.unpack(theta)
         x = self._obs(obs)
         hidden = np.tanh(x @ W1 + b1)
-        logits = hidden @ W2 + b2
-        log_probs = log_softmax(logits)
-        return x, hidden, log_probs
+        return W2, x, hidden, hidden @ W2 + b2
 
     def logits(self, theta, obs) -> np.ndarray:
-        """Unnormalised log-probabilities, shape ``obs.shape[:-1] + (n_actions,)``."""
-        W1, b1, W2, b2 = self.unpack(theta)
-        return np.tanh(self._obs(obs) @ W1 + b1) @ W2 + b2
-
-    def probs(self, theta, obs) -> np.ndarray:
-        """Action probabilities, shape ``obs.shape[:-1] + (n_actions,)``."""
-        return np.exp(self._forward(theta, obs)[2])
-
-    def sample(self, theta, obs, rng) -> np.ndarray:
-        """One action per observation (integer array of shape ``obs.shape[:-1]``)."""
-        return _sample_categorical(self.probs(theta, obs), rng)
-
-    def _actions(self, actions, batch_shape) -> np.ndarray:
-        return _discrete_actions(actions, self.n_actions, batch_shape)
-
-    def log_prob(self, theta, obs, actions) -> np.ndarray:
-        """``log pi(a|x)`` for each observation/action pair, shape ``obs.shape[:-1]``."""
-        _, _, log_probs = self._forward(theta, obs)
-        actions = self._actions(actions, log_probs.shape[:-1])
-        return np.take_along_axis(log_probs, actions[..., None], axis=-1)[..., 0]
+        """Unnormalised log-probabilities ``tanh(x W1 + b1) W2 + b2``, shape ``obs.shape[:-1] + (n_actions,)``."""
+        return self._forward(theta, obs)[3]
 
     # ------------------------------------------------------------------ backward pass
     def score(self, theta, obs, actions) -> np.ndarray:
@@ -147,12 +125,9 @@ class MLPSoftmax:
         ``(n, T, obs_dim)`` and ``axes=1`` it returns one summed gradient per trajectory,
         shape ``(n, n_params)``, at the memory cost of a single pass.
         """
-        W1, b1, W2, b2 = self.unpack(theta)
-        x, hidden, log_probs = self._forward(theta, obs)
-        batch = log_probs.shape[:-1]
-        actions = self._actions(actions, batch)
-        delta = -np.exp(log_probs)
-        np.put_along_axis(delta, actions[..., None], np.take_along_axis(delta, actions[..., None], axis=-1) + 1.0, axis=-1)
+        W2, x, hidden, logits = self._forward(theta, obs)
+        batch = logits.shape[:-1]
+        delta = self._logit_score(softmax(logits), actions)
         if weights is not None:
             weights = check_finite(weights, "weights")
             if weights.shape != batch:
@@ -167,10 +142,3 @@ class MLPSoftmax:
         db1 = dpre.sum(axis=tuple(range(len(lead), len(batch)))) if axes else dpre
         db2 = delta.sum(axis=tuple(range(len(lead), len(batch)))) if axes else delta
         return np.concatenate([dW1, db1, dW2, db2], axis=-1)
-
-    def check_theta(self, theta) -> np.ndarray:
-        """``theta`` as a float array after checking its shape and that it is finite."""
-        theta = check_finite(theta, "theta")
-        if theta.shape != self.theta_shape:
-            raise ValueError(f"theta must have shape {self.theta_shape}, got {theta.shape}")
-        return theta

@@ -34,20 +34,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_finite, check_positive_int, check_rng
-from .distributions import Gaussian
+from ._validate import ArgumentTypeError, check_finite, check_positive_int
 
 __all__ = ["pathwise_samples", "pathwise_from_eps", "reparameterization_jacobian"]
 
+#: What a distribution needs for the pathwise estimator (:class:`pgbook.distributions.Gaussian` has it all).
+REPARAMETERISATION = ("sample_eps", "reparameterize", "reparameterize_jacobian", "params")
 
-def _check_reparameterizable(dist) -> None:
-    for name in ("sample_eps", "reparameterize", "params"):
+
+def _check_reparameterizable(dist):
+    for name in REPARAMETERISATION:
         if not hasattr(dist, name):
             raise ValueError(
-                f"dist must be reparameterisable (have sample_eps, reparameterize and params, like "
+                f"dist must be reparameterisable (have {', '.join(REPARAMETERISATION)}, like "
                 f"pgbook.distributions.Gaussian); {type(dist).__name__} has no '{name}'. "
                 "Discrete distributions (Bernoulli, Categorical) have no pathwise gradient: use the score function."
             )
+    return dist
 
 
 def reparameterization_jacobian(dist, eps) -> np.ndarray:
@@ -55,8 +58,9 @@ def reparameterization_jacobian(dist, eps) -> np.ndarray:
 
     Parameters
     ----------
-    dist : pgbook.distributions.Gaussian, or any object with ``reparameterize_jacobian(eps)``
-        For a Gaussian with d dimensions, ``params = [mean..., log_std...]`` (P = 2d) and
+    dist : pgbook.distributions.Gaussian, or any reparameterisable object
+        Its ``reparameterize_jacobian(eps)`` gives the Jacobian.  For a Gaussian with d
+        dimensions, ``params = [mean..., log_std...]`` (P = 2d) and
         :math:`\\partial x_i/\\partial\\mu_j = \\delta_{ij}`,
         :math:`\\partial x_i/\\partial\\omega_j = \\delta_{ij}\\,\\sigma_i\\varepsilon_i` (:math:`\\omega = \\log\\sigma`).
     eps : array (n, d) (or (n,) when d = 1)
@@ -71,30 +75,23 @@ def reparameterization_jacobian(dist, eps) -> np.ndarray:
     ValueError
         If ``dist`` is not reparameterisable or ``eps`` has the wrong shape or is not finite.
     """
-    _check_reparameterizable(dist)
-    if hasattr(dist, "reparameterize_jacobian"):
-        return np.asarray(dist.reparameterize_jacobian(eps), dtype=float)
-    if not isinstance(dist, Gaussian):
-        raise ValueError(
-            f"dist must be a pgbook.distributions.Gaussian or provide reparameterize_jacobian(eps); got {type(dist).__name__}"
-        )
-    d = dist.dim
-    eps = _check_eps(eps, d)
-    n = eps.shape[0]
-    jac = np.zeros((n, d, 2 * d))
-    idx = np.arange(d)
-    jac[:, idx, idx] = 1.0
-    jac[:, idx, d + idx] = dist.std() * eps
-    return jac
+    return np.asarray(_check_reparameterizable(dist).reparameterize_jacobian(eps), dtype=float)
 
 
-def _check_eps(eps, d: int) -> np.ndarray:
-    eps = check_finite(eps, "eps")
-    if eps.ndim == 1 and d == 1:
-        eps = eps[:, None]
-    if eps.ndim != 2 or eps.shape[1] != d:
-        raise ValueError(f"eps must have shape (n, {d}), got {eps.shape}")
-    return eps
+def _from_eps(dist, grad_f, eps) -> np.ndarray:
+    """:func:`pathwise_from_eps` for a checked ``dist``."""
+    if not callable(grad_f):
+        raise ArgumentTypeError(f"grad_f must be a callable x (n, d) -> (n, d), got {type(grad_f).__name__}")
+    jac = np.asarray(dist.reparameterize_jacobian(eps), dtype=float)
+    n, d, _ = jac.shape
+    x = np.asarray(dist.reparameterize(eps), dtype=float).reshape(n, d)
+    g = np.asarray(grad_f(x))
+    if g.shape == (n,) and d == 1:
+        g = g[:, None]
+    if g.shape != (n, d):
+        raise ValueError(f"grad_f must return an array of shape (n, d) = ({n}, {d}), got {g.shape}")
+    g = check_finite(g, "grad_f(x)")
+    return np.einsum("nd,ndp->np", g, jac)
 
 
 def pathwise_from_eps(dist, grad_f, eps) -> np.ndarray:
@@ -121,20 +118,7 @@ def pathwise_from_eps(dist, grad_f, eps) -> np.ndarray:
     ValueError
         Bad ``dist``/``eps``, or ``grad_f`` returning the wrong shape or non-finite values.
     """
-    _check_reparameterizable(dist)
-    if not callable(grad_f):
-        raise ValueError(f"grad_f must be a callable x (n, d) -> (n, d), got {type(grad_f).__name__}")
-    jac = reparameterization_jacobian(dist, eps)
-    n, d, _ = jac.shape
-    x = np.asarray(dist.reparameterize(eps), dtype=float).reshape(n, d)
-    g = np.asarray(grad_f(x), dtype=float)
-    if g.shape == (n,) and d == 1:
-        g = g[:, None]
-    if g.shape != (n, d):
-        raise ValueError(f"grad_f must return an array of shape (n, d) = ({n}, {d}), got {g.shape}")
-    if not np.all(np.isfinite(g)):
-        raise ValueError("grad_f returned NaN or infinite values; check the integrand's gradient at these samples")
-    return np.einsum("nd,ndp->np", g, jac)
+    return _from_eps(_check_reparameterizable(dist), grad_f, eps)
 
 
 def pathwise_samples(dist, grad_f, n: int, rng) -> np.ndarray:
@@ -150,8 +134,8 @@ def pathwise_samples(dist, grad_f, n: int, rng) -> np.ndarray:
     Parameters
     ----------
     dist : pgbook.distributions.Gaussian
-        Or any object with ``sample_eps``, ``reparameterize``, ``params`` and
-        ``reparameterize_jacobian``.
+        Or any object with ``sample_eps``, ``reparameterize``, ``reparameterize_jacobian`` and
+        ``params``.
     grad_f : callable ``x (n, d) -> (n, d)``
         :math:`\\nabla_x f`, vectorised over rows.
     n : int >= 1
@@ -172,6 +156,4 @@ def pathwise_samples(dist, grad_f, n: int, rng) -> np.ndarray:
         positive integer, ``rng`` is not a Generator, or ``grad_f`` misbehaves.
     """
     _check_reparameterizable(dist)
-    n = check_positive_int(n, "n")
-    eps = dist.sample_eps(check_rng(rng), n)
-    return pathwise_from_eps(dist, grad_f, eps)
+    return _from_eps(dist, grad_f, dist.sample_eps(rng, check_positive_int(n, "n")))

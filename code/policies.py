@@ -5,7 +5,10 @@ shape ``policy.theta_shape``) explicitly, so the same object serves the exact
 computations, the samplers and the finite-difference checks.  Every method is
 vectorised over any leading batch shape of the observations.
 
-Three families, each with an analytic score :math:`\nabla_\theta \log \pi_\theta(a\mid s)`:
+Every policy is a :class:`Policy` (``theta_shape``, ``check_theta``, ``init_theta``); the
+softmax policies are a :class:`SoftmaxPolicy`, whose probabilities are the softmax of its
+``logits(theta, obs)``.  Three families here, each with an analytic score
+:math:`\nabla_\theta \log \pi_\theta(a\mid s)` (and :class:`pgbook.mlp.MLPSoftmax`, a fourth):
 
 * :class:`TabularSoftmax` -- one row of logits per state, :math:`\pi(a\mid s) = \mathrm{softmax}(\theta_s)_a`;
   score :math:`\nabla_{\theta_{s'}} \log\pi(a\mid s) = [s'=s]\,(e_a - \pi(\cdot\mid s))`.
@@ -22,7 +25,8 @@ import numpy as np
 from ._validate import (NonFiniteError, check_bool, check_finite, check_nonnegative, check_positive_int,
                         check_real_array, check_rng, check_shape)
 
-__all__ = ["TabularSoftmax", "LinearSoftmax", "LinearGaussian", "softmax", "log_softmax"]
+__all__ = ["Policy", "SoftmaxPolicy", "TabularSoftmax", "LinearSoftmax", "LinearGaussian", "softmax", "log_softmax",
+           "sample_categorical"]
 
 
 def _check_logits(logits) -> np.ndarray:
@@ -55,12 +59,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(logits))
 
 
-def _sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per row of ``probs`` (shape (..., K)) by inverting the cumulative sum."""
+def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of ``probs`` (shape (..., K)) by inverting the cumulative sum; shape (...)."""
     check_rng(rng)
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[:-1])[..., None] * cdf[..., -1:]
     return np.minimum((cdf <= u).sum(axis=-1), probs.shape[-1] - 1)
+
+
+_sample_categorical = sample_categorical  # the old name, until mdp.py and reinforce.py import the new one
 
 
 def _discrete_actions(actions, n_actions: int, batch_shape) -> np.ndarray:
@@ -73,7 +80,10 @@ def _discrete_actions(actions, n_actions: int, batch_shape) -> np.ndarray:
     return a.astype(np.int64)
 
 
-class _Policy:
+class Policy:
+    """What every policy of the book offers: ``theta_shape``, :meth:`check_theta`, :meth:`init_theta`
+    and :attr:`n_params`; a subclass adds ``log_prob``, ``sample`` and ``score``."""
+
     theta_shape: tuple
 
     def check_theta(self, theta) -> np.ndarray:
@@ -83,20 +93,58 @@ class _Policy:
         return check_finite(theta, "theta")
 
     def init_theta(self, rng: np.random.Generator | None = None, scale: float = 0.0) -> np.ndarray:
-        """Zeros of ``theta_shape`` or, with ``rng`` and ``scale > 0``, N(0, scale^2) entries."""
+        """Initial parameters: zeros of ``theta_shape`` (``scale`` 0, the default; ``rng`` may then be
+        None), or independent N(0, scale^2) entries drawn from ``rng``, which a random
+        initialisation requires."""
         scale = check_nonnegative(scale, "scale")
-        if rng is not None:
-            check_rng(rng)
-        if rng is None or scale == 0.0:
+        if rng is None and scale == 0.0:
             return np.zeros(self.theta_shape)
-        return scale * rng.standard_normal(self.theta_shape)
+        rng = check_rng(rng)
+        return scale * rng.standard_normal(self.theta_shape) if scale > 0 else np.zeros(self.theta_shape)
 
     @property
     def n_params(self) -> int:
+        """The number of parameters, the size of ``theta``."""
         return int(np.prod(self.theta_shape))
 
 
-class TabularSoftmax(_Policy):
+class SoftmaxPolicy(Policy):
+    """A policy over ``n_actions`` discrete actions with :math:`\\pi_\\theta(\\cdot\\mid s) = \\mathrm{softmax}`
+    of ``logits(theta, obs)``, which a subclass defines; the probabilities, log-probabilities and
+    samples follow from the logits here.  Actions are integers in ``[0, n_actions)``."""
+
+    n_actions: int
+
+    def logits(self, theta, obs) -> np.ndarray:
+        """Unnormalised log-probabilities, shape ``(*batch, n_actions)``."""
+        raise NotImplementedError
+
+    def probs(self, theta, obs) -> np.ndarray:
+        """Action probabilities, shape ``(*batch, n_actions)``."""
+        return softmax(self.logits(theta, obs))
+
+    def log_prob(self, theta, obs, actions) -> np.ndarray:
+        """:math:`\\log\\pi_\\theta(a\\mid s)` for each observation/action pair, shape ``batch``."""
+        logp = log_softmax(self.logits(theta, obs))
+        a = self._actions(actions, logp.shape[:-1])
+        return np.take_along_axis(logp, a[..., None], axis=-1)[..., 0]
+
+    def sample(self, theta, obs, rng) -> np.ndarray:
+        """One action per observation, integers of shape ``batch``."""
+        return sample_categorical(self.probs(theta, obs), rng)
+
+    def _actions(self, actions, batch_shape) -> np.ndarray:
+        return _discrete_actions(actions, self.n_actions, batch_shape)
+
+    def _logit_score(self, probs, actions) -> np.ndarray:
+        """:math:`\\nabla_{\\text{logits}}\\log\\pi(a) = \\mathrm{onehot}(a) - \\pi`, shape of ``probs``."""
+        a = self._actions(actions, probs.shape[:-1])
+        g = -probs
+        np.put_along_axis(g, a[..., None], np.take_along_axis(g, a[..., None], -1) + 1.0, axis=-1)
+        return g
+
+
+class TabularSoftmax(SoftmaxPolicy):
     """Softmax over a table of logits: ``theta`` has shape (n_states, n_actions).
 
     Observations are integer states in ``[0, n_states)``; actions integers in ``[0, n_actions)``.
@@ -117,28 +165,13 @@ class TabularSoftmax(_Policy):
                              + (f" in [{s.min()}, {s.max()}]" if s.size and s.dtype.kind in "iuf" else ""))
         return s.astype(np.int64)
 
-    def _actions(self, actions, batch_shape) -> np.ndarray:
-        return _discrete_actions(actions, self.n_actions, batch_shape)
-
     def table(self, theta) -> np.ndarray:
         """The (n_states, n_actions) table of action probabilities."""
         return softmax(self.check_theta(theta))
 
-    def probs(self, theta, states) -> np.ndarray:
-        """Action probabilities, shape ``(*states.shape, n_actions)``."""
-        theta = self.check_theta(theta)
-        return softmax(theta[self._states(states)])
-
-    def log_prob(self, theta, states, actions) -> np.ndarray:
-        """:math:`\\log\\pi_\\theta(a\\mid s)`, shape states.shape."""
-        theta = self.check_theta(theta)
-        s = self._states(states)
-        a = self._actions(actions, s.shape)
-        return np.take_along_axis(log_softmax(theta[s]), a[..., None], axis=-1)[..., 0]
-
-    def sample(self, theta, states, rng) -> np.ndarray:
-        """One action per state, shape states.shape."""
-        return _sample_categorical(self.probs(theta, states), rng)
+    def logits(self, theta, states) -> np.ndarray:
+        """The rows of ``theta`` of the given states, shape ``(*states.shape, n_actions)``."""
+        return self.check_theta(theta)[self._states(states)]
 
     def score(self, theta, states, actions) -> np.ndarray:
         """Analytic :math:`\\nabla_\\theta\\log\\pi_\\theta(a\\mid s)`, shape
@@ -146,18 +179,15 @@ class TabularSoftmax(_Policy):
 
         Only row ``s`` is non-zero, where it equals ``onehot(a) - pi(.|s)``.
         """
-        theta = self.check_theta(theta)
         s = self._states(states)
-        a = self._actions(actions, s.shape)
-        row = -softmax(theta[s])                                  # (..., A)
-        np.put_along_axis(row, a[..., None], np.take_along_axis(row, a[..., None], -1) + 1.0, axis=-1)
+        row = self._logit_score(softmax(self.check_theta(theta)[s]), actions)      # (..., A)
         out = np.zeros(s.shape + self.theta_shape)
         flat = out.reshape(-1, self.n_states, self.n_actions)
         flat[np.arange(flat.shape[0]), s.reshape(-1)] = row.reshape(-1, self.n_actions)
         return out
 
 
-class _LinearFeatures(_Policy):
+class _LinearFeatures(Policy):
     def _features(self, obs) -> np.ndarray:
         obs = check_finite(obs, "obs")
         if obs.ndim == 0 or obs.shape[-1] != self.obs_dim:
@@ -167,7 +197,7 @@ class _LinearFeatures(_Policy):
         return obs
 
 
-class LinearSoftmax(_LinearFeatures):
+class LinearSoftmax(_LinearFeatures, SoftmaxPolicy):
     """Softmax of linear logits ``[obs, 1] @ theta``; ``theta`` has shape (obs_dim + bias, n_actions)."""
 
     def __init__(self, obs_dim: int, n_actions: int, bias: bool = True):
@@ -180,30 +210,13 @@ class LinearSoftmax(_LinearFeatures):
         return f"LinearSoftmax(obs_dim={self.obs_dim}, n_actions={self.n_actions}, bias={self.bias})"
 
     def logits(self, theta, obs) -> np.ndarray:
+        """``[obs, 1] @ theta``, shape ``(*batch, n_actions)``."""
         return self._features(obs) @ self.check_theta(theta)
-
-    def probs(self, theta, obs) -> np.ndarray:
-        """Action probabilities, shape ``(*batch, n_actions)``."""
-        return softmax(self.logits(theta, obs))
-
-    def _actions(self, actions, batch_shape) -> np.ndarray:
-        return _discrete_actions(actions, self.n_actions, batch_shape)
-
-    def log_prob(self, theta, obs, actions) -> np.ndarray:
-        logp = log_softmax(self.logits(theta, obs))
-        a = self._actions(actions, logp.shape[:-1])
-        return np.take_along_axis(logp, a[..., None], axis=-1)[..., 0]
-
-    def sample(self, theta, obs, rng) -> np.ndarray:
-        return _sample_categorical(self.probs(theta, obs), rng)
 
     def score(self, theta, obs, actions) -> np.ndarray:
         """Analytic score ``x (onehot(a) - pi)^T``, shape ``(*batch, *theta_shape)``."""
         x = self._features(obs)
-        p = softmax(x @ self.check_theta(theta))
-        a = self._actions(actions, p.shape[:-1])
-        g = -p
-        np.put_along_axis(g, a[..., None], np.take_along_axis(g, a[..., None], -1) + 1.0, axis=-1)
+        g = self._logit_score(softmax(x @ self.check_theta(theta)), actions)
         return x[..., :, None] * g[..., None, :]
 
 

@@ -33,25 +33,31 @@ and ``initial_params()``:
   with a categorical q; exact by enumeration.  Only the score function applies.
 
 Estimators: :func:`score_function_elbo_samples`, :func:`pathwise_elbo_samples`; fitting:
-:func:`fit` (Adam on stochastic ELBO gradients, with a running-mean baseline for the score
-function and iterate averaging); helpers :func:`gaussian_kl`, :func:`gaussian_expectation`.
+:func:`fit` with the settings of :class:`VIConfig` (Adam on stochastic ELBO gradients, with a
+running-mean baseline for the score function and iterate averaging); helpers :func:`gaussian_kl`,
+:func:`gaussian_entropy`.  Gaussian expectations without a closed form use the Gauss-Hermite
+rule of :mod:`pgbook.quadrature`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._validate import check_finite, check_positive, check_positive_int, check_shape, check_probabilities, check_rng
+from ._validate import (ArgumentTypeError, check_bool, check_choice, check_finite, check_positive, check_positive_int,
+                        check_probabilities, check_real, check_rng, check_shape)
 from .distributions import Categorical, Gaussian
 from .estimators import score_function_samples
+from .optim import make_optimiser
 from .pathwise import pathwise_samples
-from .optim import Adam
+from .quadrature import gaussian_expectation
+from .training import RunResult, learning_rate_hint
 
 __all__ = [
     "gaussian_kl",
     "gaussian_entropy",
-    "gaussian_expectation",
     "ConjugateGaussianModel",
     "LogisticRegressionModel",
     "logistic_regression_data",
@@ -60,12 +66,15 @@ __all__ = [
     "elbo_estimate",
     "score_function_elbo_samples",
     "pathwise_elbo_samples",
+    "VIConfig",
     "FitResult",
     "fit",
     "symbolic_conjugate_elbo",
 ]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+ESTIMATORS = ("score", "pathwise", "exact")
+OPTIMISERS = ("adam", "sgd")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,38 +106,6 @@ def gaussian_entropy(log_std) -> float:
     with the log standard deviations :math:`\\omega_i = \\log\\sigma_i` (``log_std``)."""
     log_std = np.atleast_1d(check_finite(log_std, "log_std"))
     return float(np.sum(log_std) + 0.5 * log_std.size * (LOG_2PI + 1.0))
-
-
-def gaussian_expectation(fn, mean, std, order: int = 32) -> np.ndarray:
-    """:math:`\\mathbb E_{x \\sim \\mathcal N(\\mu, \\operatorname{diag}\\sigma^2)}[\\mathrm{fn}(x)]` by tensor-product Gauss-Hermite quadrature.
-
-    Parameters
-    ----------
-    fn : callable ``x (m, d) -> (m, ...)`` vectorised over rows
-    mean, std : arrays (d,), d <= 3 (the grid has ``order**d`` nodes)
-    order : nodes per dimension (exact for polynomials of degree < 2*order)
-
-    Returns the weighted sum over nodes, shape ``(...)``.
-    """
-    mean = np.atleast_1d(check_finite(mean, "mean"))
-    std = np.atleast_1d(check_finite(std, "std"))
-    if mean.ndim != 1 or std.shape != mean.shape:
-        raise ValueError(f"mean and std must be 1-D arrays of one shape, got {mean.shape} and {std.shape}")
-    if np.any(std <= 0):
-        raise ValueError("std must be positive")
-    d = mean.size
-    if d > 3:
-        raise ValueError(f"tensor-product quadrature is only offered for d <= 3 dimensions, got d = {d}")
-    order = check_positive_int(order, "order")
-    nodes, weights = np.polynomial.hermite_e.hermegauss(order)
-    weights = weights / np.sqrt(2.0 * np.pi)
-    grids = np.meshgrid(*([nodes] * d), indexing="ij")
-    eps = np.stack([g.ravel() for g in grids], axis=1)  # (order**d, d)
-    node_weights = np.ones(eps.shape[0])
-    for g in np.meshgrid(*([weights] * d), indexing="ij"):
-        node_weights = node_weights * g.ravel()
-    values = np.asarray(fn(mean + std * eps), dtype=float)
-    return np.tensordot(node_weights, values, axes=(0, 0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,12 +455,8 @@ def _check_model(model):
     return model
 
 
-def elbo_signal(model, q):
-    """The integrand ``f(z) = log p(y, z) - log q(z)`` (the "ELBO signal"), vectorised: z (n, ...) -> (n,).
-
-    Its mean under q is the ELBO; at the exact posterior it equals :math:`\\log p(y)` for every z.
-    """
-    _check_model(model)
+def _signal(model, q):
+    """:func:`elbo_signal` for a checked model."""
 
     def f(z):
         return model.log_joint(z) - q.log_prob(z)
@@ -491,13 +464,32 @@ def elbo_signal(model, q):
     return f
 
 
+def _entropy_gradient(q) -> np.ndarray:
+    """Gradient of the entropy of a diagonal Gaussian q in its params: 0 for the means, 1 for each log-std."""
+    return np.concatenate([np.zeros(q.dim), np.ones(q.dim)])
+
+
+def _check_pathwise(model):
+    if not hasattr(model, "grad_log_joint"):
+        raise ValueError(
+            f"{type(model).__name__} has a discrete latent (no grad_log_joint), so there is no pathwise "
+            "gradient; use the score function (score_function_elbo_samples, or fit with estimator='score')")
+    return model
+
+
+def elbo_signal(model, q):
+    """The integrand ``f(z) = log p(y, z) - log q(z)`` (the "ELBO signal"), vectorised: z (n, ...) -> (n,).
+
+    Its mean under q is the ELBO; at the exact posterior it equals :math:`\\log p(y)` for every z.
+    """
+    return _signal(_check_model(model), q)
+
+
 def elbo_estimate(model, params, n: int, rng) -> tuple[float, float]:
     """Monte Carlo ELBO at ``params``: mean of the ELBO signal over ``n`` draws from q, and its standard error."""
-    _check_model(model)
     n = check_positive_int(n, "n")
-    q = model.make_q(params)
-    z = q.sample(check_rng(rng), n)
-    values = elbo_signal(model, q)(z)
+    q = _check_model(model).make_q(params)
+    values = _signal(model, q)(q.sample(rng, n))
     return float(values.mean()), float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
 
 
@@ -508,11 +500,8 @@ def score_function_elbo_samples(model, params, n: int, rng, baseline=None) -> np
     ``baseline`` b (a number fixed before sampling, or None) leaves the mean unchanged because
     :math:`\\mathbb E_q[\\nabla\\log q] = 0`.  Works for any q with a score: Gaussian or categorical.
     """
-    _check_model(model)
-    q = model.make_q(params)
-    if baseline is not None:
-        baseline = float(check_finite(baseline, "baseline"))
-    return score_function_samples(q, elbo_signal(model, q), n, check_rng(rng), baseline=baseline)
+    q = _check_model(model).make_q(params)
+    return score_function_samples(q, _signal(model, q), n, rng, baseline=baseline)
 
 
 def pathwise_elbo_samples(model, params, n: int, rng) -> np.ndarray:
@@ -522,77 +511,119 @@ def pathwise_elbo_samples(model, params, n: int, rng) -> np.ndarray:
     Needs a reparameterisable q and a differentiable ``model.grad_log_joint``; a model with a
     discrete latent raises ValueError.
     """
-    _check_model(model)
-    if not hasattr(model, "grad_log_joint"):
-        raise ValueError(
-            f"{type(model).__name__} has a discrete latent (no grad_log_joint), so there is no pathwise "
-            "gradient; use score_function_elbo_samples")
-    q = model.make_q(params)
-    samples = pathwise_samples(q, model.grad_log_joint, n, check_rng(rng))
-    d = q.dim
-    samples[:, d:] += 1.0
-    return samples
+    q = _check_pathwise(_check_model(model)).make_q(params)
+    return pathwise_samples(q, model.grad_log_joint, n, rng) + _entropy_gradient(q)
 
 
 # ---------------------------------------------------------------------------------------------
 # Stochastic gradient ascent
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class FitResult:
-    """Outcome of :func:`fit`.
+class VIConfig:
+    """Every setting of a variational-inference fit (:func:`fit`).
 
-    Attributes
-    ----------
-    params : array (P,)
-        The averaged iterate (mean of the parameters over the last ``average_fraction`` of
-        steps).
-    last_params : array (P,)
-        The parameters after the final step.
-    trace : array (n_steps + 1, P)
-        The parameters before the first step and after every step.
-    elbo_trace : array (n_steps,)
-        Monte Carlo ELBO estimate (mean ELBO signal of the batch) at every step; NaN for
-        ``estimator="exact"``.
-    estimator, n_samples, n_steps, learning_rate
-        The settings used.
+    ``VIConfig(estimator="pathwise")`` changes one field; ``config.replace(...)`` returns a
+    modified copy; :meth:`validate` (called on construction and by :func:`fit`) raises an error
+    naming any bad field: :class:`pgbook._validate.ArgumentTypeError` (a TypeError that is also a
+    ValueError) for a value of the wrong type, ValueError for one out of range.
     """
 
-    params: np.ndarray
-    last_params: np.ndarray
-    trace: np.ndarray
-    elbo_trace: np.ndarray
-    estimator: str
-    n_samples: int
-    n_steps: int
-    learning_rate: float
+    estimator: str = "score"
+    """``"score"`` (black-box VI), ``"pathwise"`` (reparameterisation) or ``"exact"``
+    (``model.elbo_grad``, deterministic: the reference answer)."""
+    n_samples: int = 32
+    """Draws from q per iteration (one vectorised batch); not used by ``"exact"``."""
+    baseline: bool = True
+    """For ``"score"``: subtract a running mean of the ELBO signal of the previous iterations (an
+    exponential moving average with ``baseline_decay``); fixed before each batch is drawn, so the
+    estimate stays unbiased."""
+    baseline_decay: float = 0.9
+    """Decay in [0, 1) of the running-mean baseline."""
+    learning_rate: float = 0.05
+    """Step size of the first iteration; iteration t (from 0) uses
+    ``learning_rate / sqrt(1 + 10 t / max_iterations)``, a slow decay."""
+    optimiser: str = "adam"
+    """``"adam"`` (Adam with beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"`` (plain steps with ``momentum``)."""
+    momentum: float = 0.0
+    """Momentum in [0, 1) of the ``"sgd"`` steps (0: plain gradient steps)."""
+    max_iterations: int = 1500
+    """Budget: the number of gradient steps."""
+    average_fraction: float = 0.5
+    """The result's ``theta`` is the mean of the iterates over this last fraction, in (0, 1], of the
+    run, which removes most of the remaining jitter."""
+
+    def __post_init__(self):
+        self.validate()
+
+    def replace(self, **changes) -> "VIConfig":
+        """A copy with some fields changed (validated; an unknown field raises TypeError)."""
+        return replace(self, **changes)
+
+    def validate(self) -> "VIConfig":
+        """Raise an error naming the first field with a bad value; return self."""
+        check_choice(self.estimator, ESTIMATORS, "estimator")
+        check_positive_int(self.n_samples, "n_samples")
+        check_bool(self.baseline, "baseline")
+        if not 0.0 <= check_real(self.baseline_decay, "baseline_decay") < 1.0:
+            raise ValueError(f"baseline_decay must lie in [0, 1), got {self.baseline_decay}")
+        check_positive(self.learning_rate, "learning_rate")
+        check_choice(self.optimiser, OPTIMISERS, "optimiser")
+        if not 0.0 <= check_real(self.momentum, "momentum") < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {self.momentum}")
+        check_positive_int(self.max_iterations, "max_iterations")
+        if not 0.0 < check_real(self.average_fraction, "average_fraction") <= 1.0:
+            raise ValueError(f"average_fraction must lie in (0, 1], got {self.average_fraction}")
+        return self
 
 
-def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_samples: int = 32,
-        learning_rate: float = 0.05, baseline: bool = True, baseline_decay: float = 0.9,
-        average_fraction: float = 0.5, params0=None, beta1: float = 0.9, beta2: float = 0.999) -> FitResult:
-    """Fit q by stochastic gradient ascent on the ELBO with Adam.
+@dataclass
+class FitResult(RunResult):
+    """What :func:`fit` returns: a :class:`pgbook.training.RunResult` with the fit's ``config``
+    and its starting parameters ``theta0`` (``model.initial_params()``).
 
-    Every step draws ``n_samples`` z from the current q (one vectorised batch), forms the
-    gradient estimate (the batch mean of the per-sample gradients), and takes an Adam step
-    with step size ``learning_rate / sqrt(1 + 10 t / n_steps)`` (a slow decay).  The result's
-    ``params`` is the average of the iterates over the last ``average_fraction`` of the run,
-    which removes most of the remaining jitter.
+    ``theta`` is the *averaged* iterate, the fit's answer: the mean of the parameters over the
+    last ``config.average_fraction`` of the iterations.  ``history`` holds one dict per iteration
+    (see :func:`fit`); the parameters after the final step are :attr:`last_theta`.  ``status`` is
+    ``"budget"``.
+    """
+
+    config: VIConfig
+    theta0: np.ndarray
+
+    @property
+    def thetas(self) -> np.ndarray:
+        """The parameters before the first step and after every step, (iterations + 1, P)."""
+        return np.vstack([self.theta0, self.curve("theta")])
+
+    @property
+    def last_theta(self) -> np.ndarray:
+        """The parameters after the final step (not averaged)."""
+        return self.history[-1]["theta"].copy()
+
+
+def fit(model, rng=None, config: VIConfig | None = None, **overrides) -> FitResult:
+    """Fit q by stochastic gradient ascent on the ELBO.
+
+    Every iteration draws ``n_samples`` z from the current q (one vectorised batch), forms the
+    gradient estimate (the batch mean of the per-sample gradients: the score-function samples of
+    :func:`pgbook.estimators.score_function_samples` with f the ELBO signal, or the pathwise
+    samples of :func:`pathwise_elbo_samples`), and takes an Adam (or SGD) step with step size
+    ``learning_rate / sqrt(1 + 10 t / max_iterations)`` (a slow decay).
 
     Parameters
     ----------
     model : ConjugateGaussianModel, LogisticRegressionModel or DiscreteSourceModel
-        The model whose ELBO is maximised.
+        The model whose ELBO is maximised, from ``model.initial_params()``.
     rng : numpy.random.Generator
         The source of the samples (not needed for ``estimator="exact"``).
-    estimator : str
-        ``"score"`` (black-box VI), ``"pathwise"`` (reparameterisation) or ``"exact"``
-        (``model.elbo_grad``, deterministic: the reference answer).
-    baseline : bool
-        For ``"score"``: subtract a running mean of the ELBO signal from the previous steps
-        (an exponential moving average with ``baseline_decay``); fixed before each batch is
-        drawn, so the estimate stays unbiased.
-    params0 : array (P,), optional
-        Starting parameters (default ``model.initial_params()``).
+    config : VIConfig, optional
+        All settings (default: ``VIConfig()``); keyword ``overrides`` replace fields.
+
+    History, one dict per iteration: ``iteration`` (from 1), ``theta`` (the parameters after
+    the step), ``elbo`` (the mean ELBO signal of the batch, a Monte Carlo ELBO estimate at the
+    parameters before the step; NaN for ``"exact"``) and ``learning_rate`` (the step size used).
+
+    Returns a :class:`FitResult` whose ``theta`` is the averaged iterate.
 
     Raises
     ------
@@ -600,66 +631,49 @@ def fit(model, rng=None, *, estimator: str = "score", n_steps: int = 1500, n_sam
         On bad settings, and (with a hint on what to change) if the parameters become
         non-finite or a log-std leaves [-20, 20] (a diverging run).
     """
+    if config is not None and not isinstance(config, VIConfig):
+        raise ArgumentTypeError(f"config must be a VIConfig (or None), got {type(config).__name__}; "
+                                "pass settings as keywords, e.g. fit(model, rng, estimator='pathwise')")
+    config = (VIConfig() if config is None else config).replace(**overrides)
     _check_model(model)
-    if estimator not in ("score", "pathwise", "exact"):
-        raise ValueError(f"estimator must be 'score', 'pathwise' or 'exact', got {estimator!r}")
-    if estimator != "exact":
+    if config.estimator != "exact":
         rng = check_rng(rng)
-    n_steps = check_positive_int(n_steps, "n_steps")
-    n_samples = check_positive_int(n_samples, "n_samples")
-    learning_rate = check_positive(learning_rate, "learning_rate")
-    if not (0.0 < average_fraction <= 1.0):
-        raise ValueError(f"average_fraction must lie in (0, 1], got {average_fraction}")
-    if not (0.0 <= baseline_decay < 1.0):
-        raise ValueError(f"baseline_decay must lie in [0, 1), got {baseline_decay}")
-    params = model.initial_params() if params0 is None else np.array(check_finite(params0, "params0"), dtype=float)
-    model.make_q(params)  # validates the shape
-    P = params.size
-    adam = Adam(P, learning_rate, beta1=beta1, beta2=beta2)
-    trace = np.empty((n_steps + 1, P))
-    trace[0] = params
-    elbo_trace = np.full(n_steps, np.nan)
-    running = None
-    gaussian_q = isinstance(model.make_q(params), Gaussian)
-    for t in range(n_steps):
-        if estimator == "exact":
-            grad = model.elbo_grad(params)
+    if config.estimator == "pathwise":
+        _check_pathwise(model)
+    start = time.perf_counter()
+    theta0 = model.initial_params()
+    step = make_optimiser(config.optimiser, theta0.size, config.learning_rate, config.momentum)
+    log_std = slice(theta0.size // 2, None) if isinstance(model.make_q(theta0), Gaussian) else slice(0, 0)
+    theta, history, running = theta0, [], None
+    for iteration in range(1, config.max_iterations + 1):
+        q = model.make_q(theta)
+        if config.estimator == "exact":
+            grad, elbo = model.elbo_grad(theta), float("nan")
         else:
-            q = model.make_q(params)
-            signal = elbo_signal(model, q)
-            seen = {}
-            if estimator == "score":
-                b = running if (baseline and running is not None) else None
-
-                def f(z):
-                    seen["f"] = signal(z)
-                    return seen["f"]
-
-                grad = score_function_samples(q, f, n_samples, rng, baseline=b).mean(axis=0)
+            signal = _signal(model, q)
+            replay = copy.deepcopy(rng)  # given this copy, the estimator below draws the same batch
+            elbo = float(np.mean(signal(q.sample(rng, config.n_samples))))  # the batch's ELBO estimate
+            if config.estimator == "score":
+                b = running if config.baseline else None
+                grad = score_function_samples(q, signal, config.n_samples, replay, baseline=b).mean(axis=0)
             else:
-                if not hasattr(model, "grad_log_joint"):
-                    raise ValueError(f"{type(model).__name__} has a discrete latent: the pathwise estimator does not apply")
-
-                def grad_f(z):
-                    seen["f"] = signal(z)
-                    return model.grad_log_joint(z)
-
-                grad = pathwise_samples(q, grad_f, n_samples, rng).mean(axis=0)
-                grad[q.dim:] += 1.0  # gradient of the Gaussian entropy
-            batch_mean = float(np.mean(seen["f"]))
-            elbo_trace[t] = batch_mean
-            running = batch_mean if running is None else baseline_decay * running + (1 - baseline_decay) * batch_mean
-        adam.learning_rate = learning_rate / np.sqrt(1.0 + 10.0 * t / n_steps)  # a slowly decaying step
-        params = params + adam.step(grad)
-        if not np.all(np.isfinite(params)) or (gaussian_q and np.any(np.abs(params[P // 2:]) > 20)):
-            raise ValueError(
-                f"the fit diverged at step {t + 1} (parameters {params}); lower learning_rate "
-                f"(now {learning_rate}) or raise n_samples (now {n_samples})")
-        trace[t + 1] = params
-    start = max(1, int(round((1.0 - average_fraction) * n_steps)))
-    averaged = trace[start:].mean(axis=0)
-    return FitResult(params=averaged, last_params=params.copy(), trace=trace, elbo_trace=elbo_trace,
-                     estimator=estimator, n_samples=n_samples, n_steps=n_steps, learning_rate=learning_rate)
+                grad = pathwise_samples(q, model.grad_log_joint, config.n_samples, replay).mean(axis=0)
+                grad = grad + _entropy_gradient(q)
+            d = config.baseline_decay
+            running = elbo if running is None else d * running + (1 - d) * elbo
+        step.learning_rate = config.learning_rate / np.sqrt(1.0 + 10.0 * (iteration - 1) / config.max_iterations)
+        theta = theta + step.step(grad)
+        if not np.all(np.isfinite(theta)) or np.any(np.abs(theta[log_std]) > 20):
+            raise ValueError(f"the fit diverged at iteration {iteration} (parameters {theta}); to fix it, "
+                             f"{learning_rate_hint(config.learning_rate)}, or raise n_samples (now {config.n_samples})")
+        history.append({"iteration": iteration, "theta": theta.copy(), "elbo": elbo,
+                        "learning_rate": step.learning_rate})
+    first = max(1, int(round((1.0 - config.average_fraction) * config.max_iterations)))
+    averaged = np.mean([row["theta"] for row in history[first - 1:]], axis=0)
+    return FitResult(theta=averaged, history=history, status="budget",
+                     message=f"ran its budget of {config.max_iterations} iterations; theta is the mean of the "
+                             f"last {config.max_iterations - first + 1} iterates",
+                     wall_time=time.perf_counter() - start, config=config, theta0=theta0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import pgbook
-from pgbook import baselines, envs, estimators, mdp, optim, policies
+from pgbook import baselines, envs, es, estimator_moments, estimators, mdp, optim, pathwise, policies, quadrature, vi
 from pgbook._validate import ArgumentTypeError, NonFiniteError
 from pgbook.mlp import MLPSoftmax
 from pgbook.training import CollapseWatch, TrainingCollapsedWarning
@@ -100,6 +100,7 @@ BAD_CALLS = [
     ("init_theta text scale", lambda: TAB.init_theta(_rng(), scale="big"), TypeError, "scale"),
     ("init_theta NaN scale", lambda: TAB.init_theta(_rng(), scale=NAN), ValueError, "scale"),
     ("init_theta int rng", lambda: TAB.init_theta(1, scale=1.0), TypeError, "rng"),
+    ("init_theta random without rng", lambda: TAB.init_theta(scale=1.0), TypeError, "rng"),
     ("LinearSoftmax text bias", lambda: policies.LinearSoftmax(4, 2, bias="yes"), TypeError, "bias"),
     ("LinearSoftmax obs shape", lambda: LIN.probs(np.zeros((5, 2)), np.zeros((3, 3))), ValueError, "obs"),
     ("LinearSoftmax obs NaN", lambda: LIN.probs(np.zeros((5, 2)), [[NAN, 0, 0, 0]]), ValueError, "obs"),
@@ -121,6 +122,7 @@ BAD_CALLS = [
     ("MLP obs shape", lambda: NET.probs(np.zeros(NET.n_params), np.zeros((1, 3))), ValueError, "obs"),
     ("MLP obs NaN", lambda: NET.probs(np.zeros(NET.n_params), [[NAN, 0, 0, 0]]), ValueError, "obs"),
     ("MLP init text rng", lambda: NET.init_theta("seed"), TypeError, "rng"),
+    ("MLP init without rng", lambda: NET.init_theta(None), TypeError, "rng"),
     ("MLP init negative scale", lambda: NET.init_theta(_rng(), scale=-1.0), ValueError, "scale"),
     ("MLP pack wrong size", lambda: NET.pack(np.zeros(3), np.zeros(3), np.zeros(6), np.zeros(2)), ValueError, "W1"),
     ("MLP weights shape", lambda: NET.weighted_score_sum(np.zeros(NET.n_params), np.zeros((2, 4)), [0, 1],
@@ -148,6 +150,32 @@ BAD_CALLS = [
     ("Adam negative shape", lambda: optim.Adam(-1, 0.1), ValueError, "shape"),
     ("Adam None shape", lambda: optim.Adam(None, 0.1), TypeError, "shape"),
     ("make_optimiser unknown", lambda: optim.make_optimiser("rmsprop", 2, 0.1), ValueError, "optimiser"),
+    # ---------------------------------------------------------------- Part II: ES, VI, quadrature, pathwise
+    ("ESConfig text sigma", lambda: es.ESConfig(sigma="0.1"), TypeError, "sigma"),
+    ("ESConfig odd antithetic population", lambda: es.ESConfig(population=7), ValueError, "population"),
+    ("ESConfig bool max_iterations", lambda: es.ESConfig(max_iterations=True), TypeError, "max_iterations"),
+    ("ESConfig unknown optimiser", lambda: es.ESConfig(optimiser="rmsprop"), ValueError, "optimiser"),
+    ("ESConfig None maximise", lambda: es.ESConfig(maximise=None), TypeError, "maximise"),
+    ("ESConfig NaN target", lambda: es.ESConfig(target=NAN), ValueError, "target"),
+    ("ESConfig sigma_decay above 1", lambda: es.ESConfig(sigma_decay=1.5), ValueError, "sigma_decay"),
+    ("optimise NaN theta0", lambda: es.optimise(es.rosenbrock, [NAN, 0.0], _rng()), ValueError, "theta0"),
+    ("optimise int rng", lambda: es.optimise(es.rosenbrock, np.zeros(2), 0), TypeError, "rng"),
+    ("optimise dict config", lambda: es.optimise(es.rosenbrock, np.zeros(2), _rng(), {}), TypeError, "config"),
+    ("optimise text objective", lambda: es.optimise("rosenbrock", np.zeros(2), _rng()), TypeError, "f must"),
+    ("VIConfig unknown estimator", lambda: vi.VIConfig(estimator="magic"), ValueError, "estimator"),
+    ("VIConfig float n_samples", lambda: vi.VIConfig(n_samples=3.0), TypeError, "n_samples"),
+    ("VIConfig momentum 1", lambda: vi.VIConfig(momentum=1.0), ValueError, "momentum"),
+    ("VIConfig text learning rate", lambda: vi.VIConfig(learning_rate="fast"), TypeError, "learning_rate"),
+    ("vi.fit no rng", lambda: vi.fit(vi.DiscreteSourceModel([0.0], [0.0, 1.0]), None), TypeError, "rng"),
+    ("gaussian_expectation zero sigma", lambda: quadrature.gaussian_expectation(np.cos, 0.0, 0.0), ValueError,
+     "sigma"),
+    ("gaussian_expectation text mu", lambda: quadrature.gaussian_expectation(np.cos, "0"), TypeError, "mu"),
+    ("gauss_hermite float order", lambda: quadrature.gauss_hermite(3.0), TypeError, "order"),
+    ("estimator_moments unknown cost", lambda: estimator_moments.estimator_moments("cubic", 1.0), ValueError, "cost"),
+    ("estimator_moments text k", lambda: estimator_moments.estimator_moments("quadratic", "1"), TypeError, "k"),
+    ("pathwise text grad_f", lambda: pathwise.pathwise_samples(pgbook.distributions.Gaussian(0.0), "f", 3, _rng()),
+     TypeError, "grad_f"),
+    ("sample_categorical no rng", lambda: policies.sample_categorical(UNIFORM, None), TypeError, "rng"),
     # ---------------------------------------------------------------- tabular MDPs
     ("MDP P not normalised", lambda: _mdp(P=TINY_MDP.P * 0.5), ValueError, "P"),
     ("MDP P wrong ndim", lambda: _mdp(P=np.ones((2, 2))), ValueError, "P"),

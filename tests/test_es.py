@@ -1,6 +1,7 @@
 """pgbook.es: the search distribution's score, fitness shaping, the score-function gradient of
 the Gaussian-smoothed objective against closed forms, quadrature and finite differences, the
-optimiser reaching the known optimum of the 20-D quadratic, the CartPole black box (first
+optimiser reaching the known optimum of the 20-D quadratic (its history, target, callback and
+config), the CartPole black box (first
 episode only, checked against an unvectorised environment) and the errors on bad input.
 
 Random checks draw from ``pgbook.make_rng`` (seed from PGBOOK_SEED) and compare with exact values
@@ -120,30 +121,33 @@ def test_rosenbrock_score_function_gradient_matches_finite_differences_of_quadra
 def test_es_reaches_the_known_optimum_of_the_20d_quadratic():
     q = es.quadratic_problem()
     start_error = np.max(np.abs(q.x_star))
-    ranked = es.optimize(q, np.zeros(20), sigma=0.1, population=50, iterations=300, learning_rate=0.05,
-                         rng=pgbook.make_rng(8))
+    ranked = es.optimise(q, np.zeros(20), pgbook.make_rng(8), sigma=0.1, population=50, max_iterations=300,
+                         learning_rate=0.05)
     # stated tolerance: every coordinate within 0.05 of x* (the start is up to ~1.9 away)
     assert start_error > 1.0
     assert np.max(np.abs(ranked.theta - q.x_star)) < 0.05
     assert q(ranked.theta)[0] - q.c < 1e-2
     # raw fitness, SGD: the antithetic estimate's noise shrinks with the gradient, so it converges exactly
-    plain = es.optimize(q, np.zeros(20), sigma=0.1, population=50, iterations=300, learning_rate=0.05,
-                        rng=pgbook.make_rng(9), optimizer="sgd", shaping="none")
+    plain = es.optimise(q, np.zeros(20), pgbook.make_rng(9), sigma=0.1, population=50, max_iterations=300,
+                        learning_rate=0.05, optimiser="sgd", shaping="none")
     assert np.max(np.abs(plain.theta - q.x_star)) < 1e-4
     assert plain.thetas.shape == (301, 20) and plain.evaluations == 300 * 50
+    assert plain.status == "budget" and ranked.status == "budget" and plain.iterations == 300
 
 
 def test_es_on_rosenbrock_with_decaying_sigma_reaches_the_minimum():
-    r = es.optimize(es.rosenbrock, np.array([-1.5, 2.0]), sigma=0.1, population=20, iterations=800,
-                    learning_rate=0.05, sigma_decay=0.994, sigma_min=1e-3, learning_rate_decay=0.996,
-                    rng=pgbook.make_rng(10))
+    config = es.ESConfig(sigma=0.1, population=20, max_iterations=800, learning_rate=0.05, sigma_decay=0.994,
+                         sigma_min=1e-3, learning_rate_decay=0.996)
+    r = es.optimise(es.rosenbrock, np.array([-1.5, 2.0]), pgbook.make_rng(10), config)
     assert np.max(np.abs(r.theta - 1.0)) < 0.1
-    assert np.isclose(r.sigmas[-1], max(0.1 * 0.994**799, 1e-3)) and np.isclose(r.learning_rates[-1], 0.05 * 0.996**799)
+    sigmas, learning_rates = r.curve("sigma"), r.curve("learning_rate")
+    assert np.isclose(sigmas[-1], max(0.1 * 0.994**799, 1e-3)) and np.isclose(learning_rates[-1], 0.05 * 0.996**799)
+    assert r.config == config and r.populations is None
 
 
 def test_es_with_fixed_sigma_finds_the_smoothed_minimiser_not_the_true_one():
-    r = es.optimize(es.rosenbrock, np.array([-1.5, 2.0]), sigma=0.1, population=20, iterations=2000,
-                    learning_rate=0.01, shaping="none", rng=pgbook.make_rng(16))
+    r = es.optimise(es.rosenbrock, np.array([-1.5, 2.0]), pgbook.make_rng(16), sigma=0.1, population=20,
+                    max_iterations=2000, learning_rate=0.01, shaping="none")
     average = r.thetas[-1000:].mean(axis=0)
     assert np.max(np.abs(average - es.rosenbrock_smoothed_minimiser(0.1))) < 0.1
     assert np.max(np.abs(average - 1.0)) > 0.5
@@ -179,22 +183,76 @@ def test_cartpole_returns_count_the_first_episode_only():
 def test_es_solves_cartpole_with_a_linear_policy():
     rng = pgbook.make_rng(12)
     box = es.CartPoleBlackBox(rng)
-    r = es.optimize(box, np.zeros(5), sigma=0.1, population=40, iterations=150, learning_rate=0.05, rng=rng,
-                    maximize=True, target=495.0)
+    r = es.optimise(box, np.zeros(5), rng, sigma=0.1, population=40, max_iterations=150, learning_rate=0.05,
+                    maximise=True, target=495.0)
     evaluation = es.cartpole_returns(np.tile(r.theta, (100, 1)), seed=int(rng.integers(2**31 - 1)))
     assert evaluation.mean() >= 475
-    iterations = r.population_values.size
+    iterations = r.curve("value_mean").size
     assert box.episodes == r.evaluations == iterations * 40 and r.thetas.shape == (iterations + 1, 5)
-    assert iterations == 150 or r.population_values[-1] >= 495
+    assert (iterations == 150 and r.status == "budget") or (r.curve("value_mean")[-1] >= 495 and r.status == "target")
 
 
 def test_target_stops_the_run_early():
     q = es.quadratic_problem(d=4, condition=2.0)
-    r = es.optimize(q, np.zeros(4), sigma=0.05, population=10, iterations=500, learning_rate=0.05,
-                    rng=pgbook.make_rng(17), target=q.c + 0.5)
-    n = r.population_values.size
-    assert n < 500 and r.population_values[-1] <= q.c + 0.5 and np.all(r.population_values[:-1] > q.c + 0.5)
-    assert r.thetas.shape == (n + 1, 4) and r.sigmas.shape == (n,) and r.evaluations == 10 * n
+    r = es.optimise(q, np.zeros(4), pgbook.make_rng(17), sigma=0.05, population=10, max_iterations=500,
+                    learning_rate=0.05, target=q.c + 0.5, record_population=True)
+    values = r.curve("value_mean")
+    n = values.size
+    assert n < 500 and values[-1] <= q.c + 0.5 and np.all(values[:-1] > q.c + 0.5) and r.status == "target"
+    assert r.thetas.shape == (n + 1, 4) and r.curve("sigma").shape == (n,) and r.evaluations == 10 * n
+    # the history holds what the run saw: each population, drawn around the mean before its step
+    assert r.populations.shape == (n, 10, 4)
+    np.testing.assert_allclose(r.populations.mean(axis=1), r.thetas[:-1], atol=1e-12)  # mirrored pairs
+    np.testing.assert_allclose(values, q(r.populations.reshape(-1, 4)).reshape(n, 10).mean(axis=1))
+
+
+def test_each_step_is_the_score_function_estimate_on_the_population_evaluated():
+    """With raw fitness and plain SGD, the step is learning_rate * mean(-f(x_i) (x_i - theta) / sigma^2) over
+    the recorded population, even when the objective draws from the run's own generator (a noisy black
+    box does): the gradient is formed on the very candidates that were evaluated."""
+    q = es.quadratic_problem(d=3)
+    rng = pgbook.make_rng(20)
+
+    def f(x):  # a black box that uses the shared generator, like CartPoleBlackBox
+        rng.random(len(x))
+        return q(x)
+
+    r = es.optimise(f, np.ones(3), rng, sigma=0.2, population=6, max_iterations=3, learning_rate=0.01,
+                    optimiser="sgd", shaping="none", record_population=True)
+    for t in range(3):
+        x, theta = r.populations[t], r.thetas[t]
+        step = 0.01 * np.mean(-q(x)[:, None] * (x - theta) / 0.2**2, axis=0)
+        np.testing.assert_allclose(r.thetas[t + 1] - theta, step, rtol=1e-10, atol=1e-14)
+        assert r.curve("value_mean")[t] == pytest.approx(q(x).mean(), rel=1e-12)
+
+
+def test_callback_sees_each_iteration_and_can_stop_the_run():
+    seen = []
+
+    def stop_at_three(row):
+        seen.append(row["iteration"])
+        return row["iteration"] == 3
+
+    r = es.optimise(es.rosenbrock, np.zeros(2), pgbook.make_rng(18), population=4, max_iterations=10,
+                    callback=stop_at_three)
+    assert seen == [1, 2, 3] and r.iterations == 3 and r.status == "callback"
+    np.testing.assert_array_equal(r.thetas[1:], r.curve("theta"))
+
+
+def test_same_generator_same_run():
+    runs = [es.optimise(es.rosenbrock, np.zeros(2), pgbook.make_rng(19), population=6, max_iterations=20)
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].thetas, runs[1].thetas)
+
+
+def test_config_replace_and_fields():
+    config = es.ESConfig()
+    changed = config.replace(sigma=0.3, maximise=True)
+    assert (changed.sigma, changed.maximise, config.sigma, config.maximise) == (0.3, True, 0.1, False)
+    with pytest.raises(TypeError, match="sigmaa"):
+        config.replace(sigmaa=0.3)
+    with pytest.raises(TypeError, match="config"):
+        es.optimise(es.rosenbrock, np.zeros(2), pgbook.make_rng(0), config={"sigma": 0.1})
 
 
 @pytest.mark.parametrize(
@@ -203,35 +261,43 @@ def test_target_stops_the_run_early():
         ({"sigma": 0.0}, "sigma"),
         ({"population": 7}, "population"),
         ({"population": 1, "antithetic": False}, "population"),
-        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"optimiser": "rmsprop"}, "optimiser"),
         ({"shaping": "fancy"}, "shaping"),
         ({"learning_rate": -1.0}, "learning_rate"),
         ({"sigma_decay": 1.5}, "sigma_decay"),
         ({"learning_rate_decay": 0.0}, "learning_rate_decay"),
         ({"target": float("nan")}, "target"),
-        ({"iterations": 0}, "iterations"),
+        ({"max_iterations": 0}, "max_iterations"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"sigma_min": -1.0}, "sigma_min"),
+        ({"maximise": "yes"}, "maximise"),
     ],
 )
-def test_optimize_rejects_bad_settings(kwargs, match):
-    settings = dict(sigma=0.1, population=10, iterations=5, learning_rate=0.1, rng=pgbook.make_rng(13))
+def test_optimise_rejects_bad_settings(kwargs, match):
+    settings = dict(sigma=0.1, population=10, max_iterations=5, learning_rate=0.1)
     settings.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        es.optimize(es.rosenbrock, np.zeros(2), **settings)
+        es.optimise(es.rosenbrock, np.zeros(2), pgbook.make_rng(13), **settings)
+    with pytest.raises(ValueError, match=match):  # the config names the field on construction
+        es.ESConfig(**settings)
 
 
 def test_bad_objectives_and_divergence_stop_with_a_message():
     rng = pgbook.make_rng(14)
+    small = es.ESConfig(sigma=0.1, population=4, max_iterations=2, learning_rate=0.1)
     with pytest.raises(ValueError, match="NaN"):
-        es.optimize(lambda x: np.full(x.shape[0], np.nan), np.zeros(2), sigma=0.1, population=4, iterations=2,
-                    learning_rate=0.1, rng=rng)
+        es.optimise(lambda x: np.full(x.shape[0], np.nan), np.zeros(2), rng, small)
     with pytest.raises(ValueError, match="shape"):
-        es.optimize(lambda x: x, np.zeros(2), sigma=0.1, population=4, iterations=2, learning_rate=0.1, rng=rng)
+        es.optimise(lambda x: x, np.zeros(2), rng, small)
     with pytest.raises(ValueError, match="learning_rate"):  # plain SGD on raw values with a huge step diverges
-        es.optimize(es.quadratic_problem(d=3), np.zeros(3), sigma=0.1, population=4, iterations=200,
-                    learning_rate=50.0, rng=rng, optimizer="sgd", shaping="none")
+        es.optimise(es.quadratic_problem(d=3), np.zeros(3), rng, small, max_iterations=200, learning_rate=50.0,
+                    optimiser="sgd", shaping="none")
     with pytest.raises(ValueError, match="theta0"):
-        es.optimize(es.rosenbrock, np.array([np.inf, 0.0]), sigma=0.1, population=4, iterations=2,
-                    learning_rate=0.1, rng=rng)
+        es.optimise(es.rosenbrock, np.array([np.inf, 0.0]), rng, small)
+    with pytest.raises(TypeError, match="rng"):
+        es.optimise(es.rosenbrock, np.zeros(2), 0, small)
+    with pytest.raises(TypeError, match="callback"):
+        es.optimise(es.rosenbrock, np.zeros(2), rng, small, callback="stop")
 
 
 def test_other_bad_inputs():
@@ -241,7 +307,7 @@ def test_other_bad_inputs():
         es.SearchDistribution(np.zeros(2), -1.0)
     with pytest.raises(ValueError, match="values"):
         es.centered_ranks(np.array([1.0]))
-    with pytest.raises(ValueError, match="at most 4"):
+    with pytest.raises(ValueError, match="nodes"):  # 40 nodes in each of 5 dimensions: too many
         es.smoothed_objective_quadrature(es.rosenbrock, np.zeros(5), 0.1)
     with pytest.raises(ValueError, match="thetas"):
         es.cartpole_returns(np.zeros((3, 4)), seed=0)

@@ -101,3 +101,5 @@ def test_bad_input_is_named():
         MLPSoftmax(4, 2, 0)
     with pytest.raises(ValueError, match="theta must be finite"):
         policy.check_theta(np.full(policy.theta_shape, np.nan))
+    with pytest.raises(TypeError, match="rng"):  # the hidden weights are random: no made-up generator
+        policy.init_theta(None)

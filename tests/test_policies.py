@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from pgbook import make_rng
 from pgbook.estimators import compare
-from pgbook.policies import LinearGaussian, LinearSoftmax, TabularSoftmax
+from pgbook.policies import LinearGaussian, LinearSoftmax, Policy, SoftmaxPolicy, TabularSoftmax, sample_categorical
 
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -112,6 +112,34 @@ def test_init_theta():
     np.testing.assert_array_equal(pol.init_theta(), np.zeros((3, 2)))
     th = pol.init_theta(np.random.default_rng(0), scale=0.1)
     assert th.shape == (3, 2) and np.all(th != 0)
+    # a random start needs a generator: none is made up behind the caller's back
+    with pytest.raises(TypeError, match="rng"):
+        pol.init_theta(scale=0.1)
+
+
+def test_every_policy_shares_one_interface():
+    """The softmax policies get probs, log_prob and sample from their logits (SoftmaxPolicy), and
+    every policy its check_theta and init_theta from Policy, the MLP included."""
+    from pgbook.mlp import MLPSoftmax
+
+    for pol in (TabularSoftmax(3, 2), LinearSoftmax(3, 2), MLPSoftmax(3, 2, 4)):
+        assert isinstance(pol, SoftmaxPolicy) and pol.check_theta.__func__ is Policy.check_theta
+    assert isinstance(LinearGaussian(2, 1), Policy)
+    pol, rng = LinearSoftmax(3, 4), make_rng(40)
+    theta, obs = rng.normal(size=pol.theta_shape), rng.normal(size=(5, 3))
+    np.testing.assert_allclose(pol.probs(theta, obs).sum(axis=-1), 1.0)
+    np.testing.assert_allclose(np.log(pol.probs(theta, obs)), pol.logits(theta, obs)
+                               - np.log(np.exp(pol.logits(theta, obs)).sum(axis=-1, keepdims=True)))
+    np.testing.assert_array_equal(pol.sample(theta, obs, make_rng(41)),
+                                  sample_categorical(pol.probs(theta, obs), make_rng(41)))
+
+
+def test_sample_categorical_frequencies():
+    probs = np.array([[0.2, 0.5, 0.3], [1.0, 0.0, 0.0]])
+    draws = sample_categorical(np.repeat(probs[None], 20_000, axis=0), make_rng(42))
+    assert draws.shape == (20_000, 2) and np.all(draws[:, 1] == 0)
+    c = compare(np.eye(3)[draws[:, 0]], probs[0])
+    assert c.passed and c.untested == 0, str(c)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 import pgbook
-from pgbook import vi
+from pgbook import quadrature, vi
 from pgbook.estimators import compare, finite_difference_gradient
 
 
@@ -96,7 +96,8 @@ def test_kl_identity_and_kl_by_quadrature(conj):
             lp = -0.5 * ((x[:, 0] - post_mean) / post_std) ** 2 - np.log(post_std)
             return lq - lp
 
-        assert vi.gaussian_expectation(integrand, [mu], [sigma], order=20) == pytest.approx(kl, rel=1e-10, abs=1e-12)
+        assert quadrature.gaussian_expectation(integrand, [mu], [sigma], order=20) == pytest.approx(kl, rel=1e-10,
+                                                                                                 abs=1e-12)
     assert vi.gaussian_kl([0.0, 1.0], [1.0, 2.0], [0.0, 1.0], [1.0, 2.0]) == 0.0
 
 
@@ -118,20 +119,55 @@ def test_elbo_signal_is_constant_at_the_posterior(conj):
 
 
 def test_score_function_fit_reaches_the_posterior(conj):
-    result = vi.fit(conj, pgbook.make_rng(23), estimator="score", n_steps=1500, n_samples=32, learning_rate=0.05)
+    result = vi.fit(conj, pgbook.make_rng(23), estimator="score", max_iterations=1500, n_samples=32,
+                    learning_rate=0.05)
     mean, std = conj.posterior()
-    fitted_mean, fitted_std = result.params[0], np.exp(result.params[1])
+    fitted_mean, fitted_std = result.theta[0], np.exp(result.theta[1])
     assert abs(fitted_mean - mean) < 0.05 * std
     assert abs(fitted_std / std - 1) < 0.05
     assert vi.gaussian_kl(fitted_mean, fitted_std, mean, std) < 1e-3
-    assert np.all(np.isfinite(result.elbo_trace))
-    assert result.trace.shape == (1501, 2)
+    assert np.all(np.isfinite(result.curve("elbo")))
+    assert result.thetas.shape == (1501, 2) and result.iterations == 1500 and result.status == "budget"
+    # theta is the average of the last half of the iterates; last_theta the final one
+    np.testing.assert_allclose(result.theta, result.thetas[750:].mean(axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(result.last_theta, result.thetas[-1])
+    np.testing.assert_array_equal(result.thetas[0], conj.initial_params())
 
 
 def test_pathwise_fit_reaches_the_posterior(conj):
-    result = vi.fit(conj, pgbook.make_rng(24), estimator="pathwise", n_steps=1500, n_samples=32)
+    result = vi.fit(conj, pgbook.make_rng(24), estimator="pathwise", max_iterations=1500, n_samples=32)
     mean, std = conj.posterior()
-    assert vi.gaussian_kl(result.params[0], np.exp(result.params[1]), mean, std) < 1e-3
+    assert vi.gaussian_kl(result.theta[0], np.exp(result.theta[1]), mean, std) < 1e-3
+
+
+def test_each_step_is_the_score_function_estimate_on_the_batch_drawn(conj):
+    """Replaying the run's generator: each iteration draws its batch from q at the parameters before the
+    step; the history's ``elbo`` is the batch's mean ELBO signal, and with plain SGD the step is
+    learning_rate_t * mean((signal - b_t) * score), b_t the running mean of the earlier batches' ELBOs."""
+    config = vi.VIConfig(max_iterations=6, n_samples=16, optimiser="sgd", learning_rate=0.01)
+    result = vi.fit(conj, pgbook.make_rng(31), config)
+    assert result.config == config and result.curve("elbo").shape == (6,)
+    rng, running = pgbook.make_rng(31), None
+    for t in range(6):
+        q = conj.make_q(result.thetas[t])
+        z = q.sample(rng, 16)
+        signal = vi.elbo_signal(conj, q)(z)
+        assert result.curve("elbo")[t] == pytest.approx(signal.mean(), rel=1e-12)
+        learning_rate = 0.01 / np.sqrt(1 + 10 * t / 6)
+        assert result.curve("learning_rate")[t] == pytest.approx(learning_rate, rel=1e-12)
+        b = 0.0 if running is None else running
+        step = learning_rate * np.mean((signal - b)[:, None] * q.score(z), axis=0)
+        np.testing.assert_allclose(result.thetas[t + 1] - result.thetas[t], step, rtol=1e-9, atol=1e-14)
+        running = signal.mean() if running is None else 0.9 * running + 0.1 * signal.mean()
+    with pytest.raises(TypeError, match="n_sample"):
+        config.replace(n_sample=3)
+    exact_fit = vi.fit(conj, None, config, estimator="exact")
+    assert np.all(np.isnan(exact_fit.curve("elbo")))
+
+
+def test_sgd_steps_reach_the_posterior_too(conj):
+    result = vi.fit(conj, estimator="exact", optimiser="sgd", momentum=0.5, learning_rate=0.05, max_iterations=1000)
+    np.testing.assert_allclose(result.last_theta, conj.posterior_params(), atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- logistic regression
@@ -171,16 +207,16 @@ def test_logistic_estimators_unbiased(logreg):
 
 
 def test_logistic_fit_reaches_the_best_gaussian(logreg):
-    best = vi.fit(logreg, estimator="exact", n_steps=3000, learning_rate=0.05).last_params
+    best = vi.fit(logreg, estimator="exact", max_iterations=3000, learning_rate=0.05).last_theta
     np.testing.assert_allclose(logreg.elbo_grad(best), 0.0, atol=1e-6)
     grid = logreg.grid_posterior()
     # ELBO <= log p(y), with a gap (the posterior is not Gaussian) that is small
     gap = grid["log_evidence"] - logreg.elbo(best)
     assert 0 < gap < 0.5
     for estimator in ("score", "pathwise"):
-        result = vi.fit(logreg, pgbook.make_rng(26), estimator=estimator, n_steps=2000, n_samples=32)
-        assert logreg.elbo(best) - logreg.elbo(result.params) < 2e-3
-        assert np.max(np.abs(result.params - best)) < 0.05
+        result = vi.fit(logreg, pgbook.make_rng(26), estimator=estimator, max_iterations=2000, n_samples=32)
+        assert logreg.elbo(best) - logreg.elbo(result.theta) < 2e-3
+        assert np.max(np.abs(result.theta - best)) < 0.05
 
 
 # ----------------------------------------------------------------------------- discrete latent
@@ -203,13 +239,13 @@ def test_discrete_score_function_unbiased_and_pathwise_refused(discrete):
     with pytest.raises(ValueError, match="discrete latent"):
         vi.pathwise_elbo_samples(discrete, params, 10, pgbook.make_rng(0))
     with pytest.raises(ValueError, match="discrete latent"):
-        vi.fit(discrete, pgbook.make_rng(0), estimator="pathwise", n_steps=5)
+        vi.fit(discrete, pgbook.make_rng(0), estimator="pathwise", max_iterations=5)
 
 
 def test_discrete_fit_reaches_the_posterior(discrete):
-    result = vi.fit(discrete, pgbook.make_rng(28), estimator="score", n_steps=1500, n_samples=32)
-    assert discrete.kl_to_posterior(result.params) < 0.01
-    np.testing.assert_allclose(discrete.make_q(result.params).probs(), discrete.posterior(), atol=0.02)
+    result = vi.fit(discrete, pgbook.make_rng(28), estimator="score", max_iterations=1500, n_samples=32)
+    assert discrete.kl_to_posterior(result.theta) < 0.01
+    np.testing.assert_allclose(discrete.make_q(result.theta).probs(), discrete.posterior(), atol=0.02)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -227,9 +263,21 @@ def test_bad_inputs(conj, discrete):
     with pytest.raises(ValueError, match="learning_rate"):
         vi.fit(conj, pgbook.make_rng(0), learning_rate=0.0)
     with pytest.raises(ValueError, match="diverged.*lower learning_rate"):
-        vi.fit(conj, pgbook.make_rng(0), learning_rate=50.0, n_steps=50)
+        vi.fit(conj, pgbook.make_rng(0), learning_rate=50.0, max_iterations=50)
     with pytest.raises(ValueError, match="rng"):
         vi.fit(conj, None)
+    with pytest.raises(ValueError, match="max_iterations"):
+        vi.fit(conj, pgbook.make_rng(0), max_iterations=0)
+    with pytest.raises(ValueError, match="average_fraction"):
+        vi.VIConfig(average_fraction=0.0)
+    with pytest.raises(ValueError, match="baseline_decay"):
+        vi.VIConfig(baseline_decay=1.0)
+    with pytest.raises(TypeError, match="baseline"):
+        vi.VIConfig(baseline="yes")
+    with pytest.raises(TypeError, match="config"):
+        vi.fit(conj, pgbook.make_rng(0), {"estimator": "score"})
+    with pytest.raises(ValueError, match="model"):
+        vi.fit(object(), pgbook.make_rng(0))
     with pytest.raises(ValueError, match="labels 0 or 1"):
         vi.LogisticRegressionModel(np.ones((3, 2)), [0, 1, 2])
     with pytest.raises(ValueError, match="prior_probs"):
@@ -238,5 +286,3 @@ def test_bad_inputs(conj, discrete):
         discrete.log_joint(np.array([0, 7]))
     with pytest.raises(ValueError, match="std_q"):
         vi.gaussian_kl(0.0, -1.0, 0.0, 1.0)
-    with pytest.raises(ValueError, match="d <= 3"):
-        vi.gaussian_expectation(lambda x: x[:, 0], np.zeros(4), np.ones(4))
