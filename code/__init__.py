@@ -23,6 +23,7 @@ _SUBMODULES = (
     "envs",
     "episodes",
     "es",
+    "estimator_moments",
     "estimators",
     "experiments",
     "mdp",

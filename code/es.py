@@ -22,7 +22,6 @@ batch of parameter vectors ``(n, d)`` and return ``(n,)`` values.
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, replace
 
@@ -31,7 +30,7 @@ import numpy as np
 from ._validate import (ArgumentTypeError, check_bool, check_choice, check_finite, check_finite_real,
                         check_nonnegative, check_positive, check_positive_int, check_real, check_rng, check_seed,
                         check_shape)
-from .estimators import score_function_samples
+from .estimators import score_function_from_draws, score_function_samples
 from .optim import make_optimiser
 from .quadrature import gaussian_expectation
 from .training import RunResult, learning_rate_hint
@@ -333,12 +332,10 @@ def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None
     theta, sigma, history, status = theta0, config.sigma, [], "budget"
     for iteration in range(1, config.max_iterations + 1):
         dist = SearchDistribution(theta, sigma, config.antithetic)
-        replay = copy.deepcopy(rng)  # given this copy, score_function_samples draws the same population
         population = dist.sample(rng, config.population)
         values = _call_objective(f, population)  # f may draw from rng too (a noisy black box)
         fitness = centered_ranks(sign * values) if config.shaping == "ranks" else sign * values
-        # score_function_samples draws x with the copy, so x is this population, whose fitness is known
-        grad = score_function_samples(dist, lambda x: fitness, config.population, replay).mean(axis=0)
+        grad = score_function_from_draws(dist, population, fitness).mean(axis=0)
         theta = theta + step.step(grad)
         if not np.all(np.isfinite(theta)) or np.max(np.abs(theta)) > 1e8:
             raise ValueError(f"ES diverged at iteration {iteration} (|theta| grew beyond 1e8); to fix it, "

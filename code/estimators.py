@@ -37,6 +37,7 @@ __all__ = [
     "estimand",
     "exact_estimator_mean",
     "score_function_samples",
+    "score_function_from_draws",
     "finite_difference_gradient",
     "finite_difference_gradient_crn",
     "finite_difference_jacobian",
@@ -256,6 +257,20 @@ def score_function_samples(dist, f, n: int, rng: np.random.Generator, baseline=N
     fx = check_finite(f(x), "f(x)")
     if fx.shape != (n,):
         raise ValueError(f"f must return one value per sample, shape ({n},); got {fx.shape}")
+    return score_function_from_draws(dist, x, fx, baseline)
+
+
+def score_function_from_draws(dist, x, fx, baseline=None) -> np.ndarray:
+    """:func:`score_function_samples` for draws already made: ``x`` (n, ...) from ``dist`` and
+    their values ``fx`` (n,); returns :math:`(f(x) - b)\\,\\nabla\\log p(x)`, shape (n, P).
+
+    For a loop that needs the draws and their values itself (evolution strategies ranks the
+    values; variational inference records their mean), so nothing is drawn twice.
+    """
+    fx = check_finite(fx, "fx")
+    if fx.ndim != 1:
+        raise ValueError(f"fx must have shape (n,), one value per draw; got {fx.shape}")
+    n = fx.shape[0]
     if baseline is not None:
         b = check_finite(baseline, "baseline")
         if b.shape != ():

@@ -25,7 +25,7 @@ from ._validate import (ArgumentTypeError, check_bool, check_finite, check_gamma
                         check_mdp, check_policy_theta)
 from .episodes import Episodes
 from .estimators import discounted_return
-from .policies import _sample_categorical
+from .policies import sample_categorical
 
 __all__ = [
     "TabularMDP",
@@ -378,7 +378,7 @@ def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.G
     theta = check_policy_theta(policy, theta, ("sample",))
     T = mdp.horizon
     table = policy.table(theta) if hasattr(policy, "table") else None
-    s = _sample_categorical(np.broadcast_to(mdp.mu0, (n, mdp.n_states)), rng)
+    s = sample_categorical(np.broadcast_to(mdp.mu0, (n, mdp.n_states)), rng)
     # padding (after an episode ends): stay in the final state, action 0, reward 0, mask False
     states = np.zeros((n, T), dtype=np.int64)
     actions = np.zeros((n, T), dtype=np.int64)
@@ -392,10 +392,10 @@ def sample_trajectories(mdp: TabularMDP, policy, theta, n: int, rng: np.random.G
             continue
         s = current[live]
         if table is not None:
-            a = _sample_categorical(table[s], rng)
+            a = sample_categorical(table[s], rng)
         else:
             a = np.asarray(policy.sample(theta, s, rng), dtype=np.int64)
-        s2 = _sample_categorical(mdp.P[s, a], rng)               # the environment's draw
+        s2 = sample_categorical(mdp.P[s, a], rng)               # the environment's draw
         actions[live, t] = a
         rewards[live, t] = mdp.R[s, a, s2]
         mask[live, t] = True

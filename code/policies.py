@@ -67,7 +67,6 @@ def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return np.minimum((cdf <= u).sum(axis=-1), probs.shape[-1] - 1)
 
 
-_sample_categorical = sample_categorical  # the old name, until mdp.py and reinforce.py import the new one
 
 
 def _discrete_actions(actions, n_actions: int, batch_shape) -> np.ndarray:

@@ -27,7 +27,7 @@ from ._validate import (ArgumentTypeError, check_bool, check_choice, check_env_i
                         check_rng, check_seed)
 from .episodes import Episodes
 from .mlp import MLPSoftmax
-from .policies import LinearGaussian, LinearSoftmax, _sample_categorical
+from .policies import LinearGaussian, LinearSoftmax, sample_categorical
 
 __all__ = [
     "make_envs",
@@ -103,7 +103,7 @@ def _env_action(action_space, actions):
 
 def _draw(logits, rng):
     """One action per row of logits: softmax, then the inverse-CDF draw of pgbook.policies."""
-    return _sample_categorical(np.exp(logits - logits.max(axis=-1, keepdims=True)), rng)
+    return sample_categorical(np.exp(logits - logits.max(axis=-1, keepdims=True)), rng)
 
 
 def sampler(policy, theta, rng, greedy=False):

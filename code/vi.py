@@ -40,7 +40,6 @@ rule of :mod:`pgbook.quadrature`.
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, replace
 
@@ -49,9 +48,9 @@ import numpy as np
 from ._validate import (ArgumentTypeError, check_bool, check_choice, check_finite, check_positive, check_positive_int,
                         check_probabilities, check_real, check_rng, check_shape)
 from .distributions import Categorical, Gaussian
-from .estimators import score_function_samples
+from .estimators import score_function_from_draws, score_function_samples
 from .optim import make_optimiser
-from .pathwise import pathwise_samples
+from .pathwise import pathwise_from_eps, pathwise_samples
 from .quadrature import gaussian_expectation
 from .training import RunResult, learning_rate_hint
 
@@ -650,15 +649,16 @@ def fit(model, rng=None, config: VIConfig | None = None, **overrides) -> FitResu
         if config.estimator == "exact":
             grad, elbo = model.elbo_grad(theta), float("nan")
         else:
-            signal = _signal(model, q)
-            replay = copy.deepcopy(rng)  # given this copy, the estimator below draws the same batch
-            elbo = float(np.mean(signal(q.sample(rng, config.n_samples))))  # the batch's ELBO estimate
             if config.estimator == "score":
+                z = q.sample(rng, config.n_samples)
+                values = _signal(model, q)(z)
                 b = running if config.baseline else None
-                grad = score_function_samples(q, signal, config.n_samples, replay, baseline=b).mean(axis=0)
+                grad = score_function_from_draws(q, z, values, baseline=b).mean(axis=0)
             else:
-                grad = pathwise_samples(q, model.grad_log_joint, config.n_samples, replay).mean(axis=0)
-                grad = grad + _entropy_gradient(q)
+                eps = q.sample_eps(rng, config.n_samples)
+                values = _signal(model, q)(q.reparameterize(eps))
+                grad = pathwise_from_eps(q, model.grad_log_joint, eps).mean(axis=0) + _entropy_gradient(q)
+            elbo = float(np.mean(values))                     # the batch's ELBO estimate
             d = config.baseline_decay
             running = elbo if running is None else d * running + (1 - d) * elbo
         step.learning_rate = config.learning_rate / np.sqrt(1.0 + 10.0 * (iteration - 1) / config.max_iterations)

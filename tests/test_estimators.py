@@ -380,3 +380,15 @@ def test_estimand_and_exact_estimator_mean_tiny():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_score_function_from_draws_is_the_same_estimator_on_given_draws():
+    dist = Bernoulli(0.3)
+    f = lambda x: 2.0 * x - 0.5
+    drawn = E.score_function_samples(dist, f, 50, np.random.default_rng(4), baseline=0.2)
+    x = dist.sample(np.random.default_rng(4), 50)
+    np.testing.assert_array_equal(E.score_function_from_draws(dist, x, f(x), baseline=0.2), drawn)
+    with pytest.raises(ValueError, match="fx"):
+        E.score_function_from_draws(dist, x, np.zeros((50, 2)))
+    with pytest.raises(ValueError, match="fx"):
+        E.score_function_from_draws(dist, x, np.full(50, np.nan))
