@@ -23,6 +23,7 @@ batch of parameter vectors ``(n, d)`` and return ``(n,)`` values.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -33,7 +34,7 @@ from ._validate import (ArgumentTypeError, check_bool, check_choice, check_finit
 from .estimators import score_function_from_draws, score_function_samples
 from .optim import make_optimiser
 from .quadrature import gaussian_expectation
-from .training import RunResult, learning_rate_hint
+from .training import RunResult, TrainingDivergedWarning, learning_rate_hint
 
 __all__ = [
     "SearchDistribution",
@@ -311,9 +312,11 @@ def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None
     f over the population) and, with ``record_population``, ``population`` (n, d).
 
     Returns an :class:`ESResult` with ``status`` ``"target"`` if a population's mean value reached
-    ``target``, ``"callback"`` if the callback stopped the run, else ``"budget"``.  Raises
-    ValueError on bad settings, and stops with a ValueError saying what to change if f returns
-    non-finite values or theta diverges.
+    ``target``, ``"callback"`` if the callback stopped the run, ``"diverged"`` if a step sent
+    |theta| beyond 1e8 or out of the finite numbers (then it warns with
+    :class:`pgbook.training.TrainingDivergedWarning`, its ``message`` says what to change and
+    ``theta`` is the last mean before that step), else ``"budget"``.  Raises ValueError on bad
+    settings and if f returns non-finite values.
     """
     if config is not None and not isinstance(config, ESConfig):
         raise ArgumentTypeError(f"config must be an ESConfig (or None), got {type(config).__name__}; "
@@ -336,10 +339,16 @@ def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None
         values = _call_objective(f, population)  # f may draw from rng too (a noisy black box)
         fitness = centered_ranks(sign * values) if config.shaping == "ranks" else sign * values
         grad = score_function_from_draws(dist, population, fitness).mean(axis=0)
-        theta = theta + step.step(grad)
-        if not np.all(np.isfinite(theta)) or np.max(np.abs(theta)) > 1e8:
-            raise ValueError(f"ES diverged at iteration {iteration} (|theta| grew beyond 1e8); to fix it, "
-                             f"{learning_rate_hint(step.learning_rate)}, or use shaping='ranks'")
+        with np.errstate(all="ignore"):          # a non-finite step is caught just below
+            new_theta = theta + step.step(grad)
+        if not np.all(np.isfinite(new_theta)) or np.max(np.abs(new_theta)) > 1e8:
+            status = "diverged"
+            diverged = (f"ES diverged at iteration {iteration} (|theta| grew beyond 1e8). To fix it, "
+                        f"{learning_rate_hint(step.learning_rate)}, or use shaping='ranks'. The result keeps "
+                        f"the last parameters before that step.")
+            warnings.warn(diverged, TrainingDivergedWarning, stacklevel=2)
+            break
+        theta = new_theta
         row = {"iteration": iteration, "theta": theta.copy(), "sigma": sigma, "learning_rate": step.learning_rate,
                "value_mean": float(values.mean())}
         if config.record_population:
@@ -356,6 +365,8 @@ def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None
     messages = {"budget": f"ran its budget of {config.max_iterations} iterations",
                 "target": f"a population's mean value reached the target {config.target} at iteration {len(history)}",
                 "callback": f"the callback stopped the run at iteration {len(history)}"}
+    if status == "diverged":
+        messages["diverged"] = diverged
     return ESResult(theta=theta, history=history, status=status, message=messages[status],
                     wall_time=time.perf_counter() - start, config=config, theta0=theta0)
 

@@ -41,6 +41,7 @@ rule of :mod:`pgbook.quadrature`.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -52,7 +53,7 @@ from .estimators import score_function_from_draws, score_function_samples
 from .optim import make_optimiser
 from .pathwise import pathwise_from_eps, pathwise_samples
 from .quadrature import gaussian_expectation
-from .training import RunResult, learning_rate_hint
+from .training import RunResult, TrainingDivergedWarning, learning_rate_hint
 
 __all__ = [
     "gaussian_kl",
@@ -622,13 +623,15 @@ def fit(model, rng=None, config: VIConfig | None = None, **overrides) -> FitResu
     the step), ``elbo`` (the mean ELBO signal of the batch, a Monte Carlo ELBO estimate at the
     parameters before the step; NaN for ``"exact"``) and ``learning_rate`` (the step size used).
 
-    Returns a :class:`FitResult` whose ``theta`` is the averaged iterate.
+    Returns a :class:`FitResult` whose ``theta`` is the averaged iterate (``status="budget"``).
+    If a step makes the parameters non-finite or sends a log-std out of [-20, 20], the run stops
+    with ``status="diverged"``, warns with :class:`pgbook.training.TrainingDivergedWarning`, says
+    in ``message`` what to change, and ``theta`` is the last iterate before that step.
 
     Raises
     ------
     ValueError
-        On bad settings, and (with a hint on what to change) if the parameters become
-        non-finite or a log-std leaves [-20, 20] (a diverging run).
+        On bad settings.
     """
     if config is not None and not isinstance(config, VIConfig):
         raise ArgumentTypeError(f"config must be a VIConfig (or None), got {type(config).__name__}; "
@@ -662,10 +665,16 @@ def fit(model, rng=None, config: VIConfig | None = None, **overrides) -> FitResu
             d = config.baseline_decay
             running = elbo if running is None else d * running + (1 - d) * elbo
         step.learning_rate = config.learning_rate / np.sqrt(1.0 + 10.0 * (iteration - 1) / config.max_iterations)
-        theta = theta + step.step(grad)
-        if not np.all(np.isfinite(theta)) or np.any(np.abs(theta[log_std]) > 20):
-            raise ValueError(f"the fit diverged at iteration {iteration} (parameters {theta}); to fix it, "
-                             f"{learning_rate_hint(config.learning_rate)}, or raise n_samples (now {config.n_samples})")
+        with np.errstate(all="ignore"):          # a non-finite step is caught just below
+            new_theta = theta + step.step(grad)
+        if not np.all(np.isfinite(new_theta)) or np.any(np.abs(new_theta[log_std]) > 20):
+            message = (f"the fit diverged at iteration {iteration} (parameters {new_theta}). To fix it, "
+                       f"{learning_rate_hint(config.learning_rate)}, or raise n_samples (now {config.n_samples}). "
+                       f"The result keeps the last parameters before that step.")
+            warnings.warn(message, TrainingDivergedWarning, stacklevel=2)
+            return FitResult(theta=theta, history=history, status="diverged", message=message,
+                             wall_time=time.perf_counter() - start, config=config, theta0=theta0)
+        theta = new_theta
         history.append({"iteration": iteration, "theta": theta.copy(), "elbo": elbo,
                         "learning_rate": step.learning_rate})
     first = max(1, int(round((1.0 - config.average_fraction) * config.max_iterations)))

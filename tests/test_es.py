@@ -15,6 +15,7 @@ import pytest
 
 import pgbook
 from pgbook import es
+from pgbook.training import TrainingDivergedWarning
 from pgbook.estimators import compare
 
 
@@ -289,9 +290,10 @@ def test_bad_objectives_and_divergence_stop_with_a_message():
         es.optimise(lambda x: np.full(x.shape[0], np.nan), np.zeros(2), rng, small)
     with pytest.raises(ValueError, match="shape"):
         es.optimise(lambda x: x, np.zeros(2), rng, small)
-    with pytest.raises(ValueError, match="learning_rate"):  # plain SGD on raw values with a huge step diverges
-        es.optimise(es.quadratic_problem(d=3), np.zeros(3), rng, small, max_iterations=200, learning_rate=50.0,
-                    optimiser="sgd", shaping="none")
+    with pytest.warns(TrainingDivergedWarning, match="learning_rate"):  # SGD on raw values, a huge step
+        run = es.optimise(es.quadratic_problem(d=3), np.zeros(3), rng, small, max_iterations=200,
+                          learning_rate=50.0, optimiser="sgd", shaping="none")
+    assert run.diverged and run.iterations < 200
     with pytest.raises(ValueError, match="theta0"):
         es.optimise(es.rosenbrock, np.array([np.inf, 0.0]), rng, small)
     with pytest.raises(TypeError, match="rng"):
@@ -315,3 +317,12 @@ def test_other_bad_inputs():
         es.Quadratic(A=-np.eye(2), x_star=np.zeros(2))
     with pytest.raises(ValueError, match="A must have shape"):
         es.Quadratic(A=np.eye(3), x_star=np.zeros(2))
+
+
+def test_a_run_that_diverges_stops_with_advice():
+    f = lambda x: np.sum(x ** 2, axis=-1)
+    with pytest.warns(TrainingDivergedWarning, match="lower learning_rate"):
+        result = es.optimise(f, np.ones(2), np.random.default_rng(0), sigma=0.1, population=10,
+                             max_iterations=50, learning_rate=1e9, shaping="none", optimiser="sgd")
+    assert result.diverged and result.iterations < 50 and np.all(np.abs(result.theta) <= 1e8)
+    assert "shaping='ranks'" in result.message

@@ -10,6 +10,7 @@ import sympy as sp
 import pgbook
 from pgbook import quadrature, vi
 from pgbook.estimators import compare, finite_difference_gradient
+from pgbook.training import TrainingDivergedWarning
 
 
 def _agrees(samples, exact, comparisons):
@@ -262,8 +263,9 @@ def test_bad_inputs(conj, discrete):
         vi.fit(conj, pgbook.make_rng(0), estimator="magic")
     with pytest.raises(ValueError, match="learning_rate"):
         vi.fit(conj, pgbook.make_rng(0), learning_rate=0.0)
-    with pytest.raises(ValueError, match="diverged.*lower learning_rate"):
-        vi.fit(conj, pgbook.make_rng(0), learning_rate=50.0, max_iterations=50)
+    with pytest.warns(TrainingDivergedWarning, match="diverged.*lower learning_rate"):
+        bad = vi.fit(conj, pgbook.make_rng(0), learning_rate=50.0, max_iterations=50)
+    assert bad.diverged and bad.iterations < 50 and np.all(np.isfinite(bad.theta))
     with pytest.raises(ValueError, match="rng"):
         vi.fit(conj, None)
     with pytest.raises(ValueError, match="max_iterations"):
