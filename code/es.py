@@ -313,7 +313,7 @@ def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None
 
     Returns an :class:`ESResult` with ``status`` ``"target"`` if a population's mean value reached
     ``target``, ``"callback"`` if the callback stopped the run, ``"diverged"`` if a step sent
-    |theta| beyond 1e8 or out of the finite numbers (then it warns with
+    :math:`|\\theta|` beyond 1e8 or out of the finite numbers (then it warns with
     :class:`pgbook.training.TrainingDivergedWarning`, its ``message`` says what to change and
     ``theta`` is the last mean before that step), else ``"budget"``.  Raises ValueError on bad
     settings and if f returns non-finite values.
