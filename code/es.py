@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from ._validate import (ArgumentTypeError, check_bool, check_choice, check_finit
 from .estimators import score_function_from_draws, score_function_samples
 from .optim import make_optimiser
 from .quadrature import gaussian_expectation
-from .training import RunResult, TrainingDivergedWarning, learning_rate_hint
+from .training import Config, TracedResult, TrainingDivergedWarning, divergence_message, learning_rate_hint
 
 __all__ = [
     "SearchDistribution",
@@ -181,7 +181,7 @@ def smoothed_objective_quadrature(f, theta, sigma: float, order: int = 40) -> fl
 # The optimiser
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class ESConfig:
+class ESConfig(Config):
     """Every setting of an evolution-strategies run (:func:`optimise`).
 
     ``ESConfig(sigma=0.2)`` changes one field; ``config.replace(...)`` returns a modified copy;
@@ -221,13 +221,6 @@ class ESConfig:
     record_population: bool = False
     """Keep every population in the history (key ``"population"``), for pictures."""
 
-    def __post_init__(self):
-        self.validate()
-
-    def replace(self, **changes) -> "ESConfig":
-        """A copy with some fields changed (validated; an unknown field raises TypeError)."""
-        return replace(self, **changes)
-
     def validate(self) -> "ESConfig":
         """Raise an error naming the first field with a bad value; return self."""
         check_positive(self.sigma, "sigma")
@@ -252,9 +245,9 @@ class ESConfig:
 
 
 @dataclass
-class ESResult(RunResult):
-    """What :func:`optimise` returns: a :class:`pgbook.training.RunResult` with the run's ``config``
-    and its starting mean ``theta0``.
+class ESResult(TracedResult):
+    """What :func:`optimise` returns: a :class:`pgbook.training.TracedResult` (``thetas`` is the
+    mean before every iteration and at the end) with the run's ``config``.
 
     ``theta`` is the final mean; ``history`` holds one dict per iteration (see :func:`optimise`);
     ``status`` is ``"budget"``, ``"target"`` or ``"callback"``.  The arrays below are read from
@@ -262,12 +255,6 @@ class ESResult(RunResult):
     """
 
     config: ESConfig
-    theta0: np.ndarray
-
-    @property
-    def thetas(self) -> np.ndarray:
-        """The mean before every iteration and at the end, (iterations + 1, d)."""
-        return np.vstack([self.theta0, self.curve("theta")])
 
     @property
     def populations(self) -> np.ndarray | None:
@@ -318,10 +305,7 @@ def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None
     ``theta`` is the last mean before that step), else ``"budget"``.  Raises ValueError on bad
     settings and if f returns non-finite values.
     """
-    if config is not None and not isinstance(config, ESConfig):
-        raise ArgumentTypeError(f"config must be an ESConfig (or None), got {type(config).__name__}; "
-                                "pass settings as keywords, e.g. optimise(f, theta0, rng, sigma=0.1)")
-    config = (ESConfig() if config is None else config).replace(**overrides)
+    config = ESConfig.make(config, **overrides)
     if not callable(f):
         raise ArgumentTypeError(f"f must be a function of a batch (n, d) of parameter vectors, got {type(f).__name__}")
     if callback is not None and not callable(callback):
@@ -343,9 +327,8 @@ def optimise(f, theta0, rng: np.random.Generator, config: ESConfig | None = None
             new_theta = theta + step.step(grad)
         if not np.all(np.isfinite(new_theta)) or np.max(np.abs(new_theta)) > 1e8:
             status = "diverged"
-            diverged = (f"ES diverged at iteration {iteration} (|theta| grew beyond 1e8). To fix it, "
-                        f"{learning_rate_hint(step.learning_rate)}, or use shaping='ranks'. The result keeps "
-                        f"the last parameters before that step.")
+            diverged = divergence_message(iteration, "the mean theta grew beyond 1e8 or became NaN or infinite",
+                                          f"{learning_rate_hint(step.learning_rate)}, or use shaping='ranks'")
             warnings.warn(diverged, TrainingDivergedWarning, stacklevel=2)
             break
         theta = new_theta

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable
 
 import gymnasium
@@ -46,8 +46,8 @@ from .optim import make_optimiser
 from .mdp import J_exact, optimal_values, sample_trajectories
 from .policies import LinearGaussian, LinearSoftmax, TabularSoftmax, log_softmax
 from .rollout import VECTORIZATION_MODES, collect_episodes, evaluate, make_envs, obs_dim, space_message
-from .training import (CollapseWatch, RunResult, TrainingCollapsedWarning, TrainingDivergedWarning,
-                       learning_rate_hint)
+from .training import (CollapseWatch, Config, RunResult, TracedResult, TrainingCollapsedWarning, TrainingDivergedWarning,
+                       divergence_message, learning_rate_hint)
 
 __all__ = [
     "ReinforceConfig",
@@ -72,7 +72,7 @@ VALUE_RIDGE = 1e-3
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(Config):
     """Every setting of a REINFORCE run.
 
     The defaults (linear softmax on CartPole-v1, Adam with learning rate 0.2, 16 episodes per batch,
@@ -143,30 +143,6 @@ class ReinforceConfig:
     and one, else the leave-one-out batch mean). Same batch, same parameters: a fair comparison."""
     progress: bool | None = None
     """Progress bar: True, False, or None (a tqdm.auto bar that appears if the run lasts over 2 s)."""
-
-    @classmethod
-    def make(cls, config: "ReinforceConfig | None" = None, **overrides) -> "ReinforceConfig":
-        """``config`` (default ``ReinforceConfig()``) with keyword ``overrides``, validated."""
-        if config is None:
-            config = cls()
-        if not isinstance(config, cls):
-            raise ArgumentTypeError(f"config must be a ReinforceConfig (or None), got {type(config).__name__}; "
-                                    "pass settings as keywords, e.g. train(learning_rate=0.1)")
-        if overrides:
-            config = config.replace(**overrides)
-        return config.validate()
-
-    def replace(self, **changes) -> "ReinforceConfig":
-        """A copy with some fields changed."""
-        data = asdict(self)
-        unknown = set(changes) - set(data)
-        if unknown:
-            raise ValueError(f"unknown ReinforceConfig field(s): {sorted(unknown)}; the fields are {sorted(data)}")
-        data.update(changes)
-        return ReinforceConfig(**data)
-
-    def __post_init__(self):
-        self.validate()
 
     def validate(self) -> "ReinforceConfig":
         """Raise an error naming the first field with a bad value; return self.
@@ -266,8 +242,7 @@ def _divergence_message(what: str, config: ReinforceConfig, iteration: int) -> s
         hint += ", or switch to optimiser='adam', whose steps are bounded by the learning rate"
     if not config.normalise_returns:
         hint += ", or set normalise_returns=True"
-    return (f"training diverged at iteration {iteration}: {what} became NaN or infinite. "
-            f"To fix it, {hint}. The result keeps the last finite parameters.")
+    return divergence_message(iteration, f"{what} became NaN or infinite", hint)
 
 
 def _collapse_watch(config: ReinforceConfig) -> CollapseWatch:
@@ -544,17 +519,10 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
 
 # ------------------------------------------------------------------------------------ tabular
 @dataclass
-class TabularResult(RunResult):
-    """What :func:`train_tabular` returns: a :class:`pgbook.training.RunResult` whose ``history``
-    rows hold ``iteration``, ``return_mean`` (the batch's mean *discounted* return, played before
-    the update) and ``theta`` (after the update), plus the initial parameters ``theta0``."""
-
-    theta0: np.ndarray
-
-    @property
-    def thetas(self) -> np.ndarray:
-        """The parameters before the first update and after each one, shape (iterations + 1, S, A)."""
-        return np.array([self.theta0] + [row["theta"] for row in self.history])
+class TabularResult(TracedResult):
+    """What :func:`train_tabular` returns: a :class:`pgbook.training.TracedResult` whose
+    ``history`` rows hold ``iteration``, ``return_mean`` (the batch's mean *discounted* return,
+    played before the update) and ``theta`` (after the update); ``thetas`` is (iterations + 1, S, A)."""
 
     def curve(self, key: str = "return_mean") -> np.ndarray:
         """The metric ``key`` (default: the batch's mean discounted return) over iterations."""
@@ -613,9 +581,8 @@ def train_tabular(mdp, rng: np.random.Generator, *, max_iterations: int = 150, b
             new_theta = theta + optimiser.step(grad)
         if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(new_theta))):
             status = "diverged"
-            message = (f"training diverged at iteration {iteration}: the gradient or the parameters became NaN "
-                       f"or infinite. To fix it, {learning_rate_hint(learning_rate)}. The result keeps the last "
-                       f"finite parameters.")
+            message = divergence_message(iteration, "the gradient or the parameters became NaN or infinite",
+                                         learning_rate_hint(learning_rate))
             warnings.warn(message, TrainingDivergedWarning, stacklevel=2)
             break
         theta = new_theta

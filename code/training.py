@@ -11,19 +11,22 @@ the run stopped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ._validate import ArgumentTypeError, check_positive_int, check_real
 
 __all__ = [
+    "Config",
     "RunResult",
+    "TracedResult",
     "STATUSES",
     "TrainingDivergedWarning",
     "TrainingCollapsedWarning",
     "CollapseWatch",
     "learning_rate_hint",
+    "divergence_message",
     "SATURATION_PROB",
     "COLLAPSE_PATIENCE",
 ]
@@ -54,6 +57,42 @@ class TrainingCollapsedWarning(UserWarning):
     :func:`pgbook.reinforce.train`, :func:`pgbook.experiments.train_many` and
     :func:`pgbook.reinforce.train_tabular`.
     """
+
+
+class Config:
+    """The base of the trainers' config dataclasses (:class:`pgbook.reinforce.ReinforceConfig`,
+    :class:`pgbook.es.ESConfig`, :class:`pgbook.vi.VIConfig`).
+
+    A config is checked when it is made (its ``validate`` raises an error naming the first bad
+    field); :meth:`replace` returns a changed copy, checked again; :meth:`make` is what a trainer
+    does with its ``config`` argument and keyword overrides.
+    """
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raise an error naming the first field with a bad value; return self."""
+        return self
+
+    def replace(self, **changes):
+        """A copy with some fields changed (an unknown field raises an error that names it)."""
+        data = asdict(self)
+        unknown = set(changes) - set(data)
+        if unknown:
+            raise ArgumentTypeError(f"unknown {type(self).__name__} field(s): {sorted(unknown)}; "
+                                    f"the fields are {sorted(data)}")
+        return type(self)(**{**data, **changes})
+
+    @classmethod
+    def make(cls, config=None, **overrides):
+        """``config`` (default: ``cls()``) with keyword ``overrides``, validated."""
+        if config is None:
+            config = cls()
+        if not isinstance(config, cls):
+            raise ArgumentTypeError(f"config must be a {cls.__name__} (or None), got {type(config).__name__}; "
+                                    f"pass settings as keywords instead, e.g. learning_rate=0.1")
+        return config.replace(**overrides) if overrides else config.validate()
 
 
 @dataclass
@@ -94,9 +133,28 @@ class RunResult:
         return np.array([row[key] for row in self.history], dtype=float)
 
 
+@dataclass
+class TracedResult(RunResult):
+    """A :class:`RunResult` that also keeps the starting parameters ``theta0``, for trainers whose
+    history rows hold the parameters after each step, so that the whole path can be read."""
+
+    theta0: np.ndarray
+
+    @property
+    def thetas(self) -> np.ndarray:
+        """The parameters before the first step and after every step, shape (iterations + 1, ...)."""
+        return np.array([self.theta0] + [row["theta"] for row in self.history], dtype=float)
+
+
 def learning_rate_hint(learning_rate: float) -> str:
     """The advice every trainer gives when a run diverges or collapses."""
     return f"lower learning_rate (now {learning_rate:g}; try {min(learning_rate / 10, 0.1):g})"
+
+
+def divergence_message(iteration: int, what: str, hint: str) -> str:
+    """The message of every trainer whose run diverged: when, what happened, what to change."""
+    return (f"training diverged at iteration {iteration}: {what}. To fix it, {hint}. "
+            f"The result keeps the last finite parameters.")
 
 
 class CollapseWatch:

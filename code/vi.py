@@ -42,18 +42,18 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import (ArgumentTypeError, check_bool, check_choice, check_finite, check_positive, check_positive_int,
+from ._validate import (check_bool, check_choice, check_finite, check_positive, check_positive_int,
                         check_probabilities, check_real, check_rng, check_shape)
 from .distributions import Categorical, Gaussian
 from .estimators import score_function_from_draws, score_function_samples
 from .optim import make_optimiser
 from .pathwise import pathwise_from_eps, pathwise_samples
 from .quadrature import gaussian_expectation
-from .training import RunResult, TrainingDivergedWarning, learning_rate_hint
+from .training import Config, TracedResult, TrainingDivergedWarning, divergence_message, learning_rate_hint
 
 __all__ = [
     "gaussian_kl",
@@ -519,7 +519,7 @@ def pathwise_elbo_samples(model, params, n: int, rng) -> np.ndarray:
 # Stochastic gradient ascent
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class VIConfig:
+class VIConfig(Config):
     """Every setting of a variational-inference fit (:func:`fit`).
 
     ``VIConfig(estimator="pathwise")`` changes one field; ``config.replace(...)`` returns a
@@ -552,13 +552,6 @@ class VIConfig:
     """The result's ``theta`` is the mean of the iterates over this last fraction, in (0, 1], of the
     run, which removes most of the remaining jitter."""
 
-    def __post_init__(self):
-        self.validate()
-
-    def replace(self, **changes) -> "VIConfig":
-        """A copy with some fields changed (validated; an unknown field raises TypeError)."""
-        return replace(self, **changes)
-
     def validate(self) -> "VIConfig":
         """Raise an error naming the first field with a bad value; return self."""
         check_choice(self.estimator, ESTIMATORS, "estimator")
@@ -577,9 +570,9 @@ class VIConfig:
 
 
 @dataclass
-class FitResult(RunResult):
-    """What :func:`fit` returns: a :class:`pgbook.training.RunResult` with the fit's ``config``
-    and its starting parameters ``theta0`` (``model.initial_params()``).
+class FitResult(TracedResult):
+    """What :func:`fit` returns: a :class:`pgbook.training.TracedResult` (starting parameters
+    ``theta0`` = ``model.initial_params()``, ``thetas`` the whole path) with the fit's ``config``.
 
     ``theta`` is the *averaged* iterate, the fit's answer: the mean of the parameters over the
     last ``config.average_fraction`` of the iterations.  ``history`` holds one dict per iteration
@@ -588,12 +581,6 @@ class FitResult(RunResult):
     """
 
     config: VIConfig
-    theta0: np.ndarray
-
-    @property
-    def thetas(self) -> np.ndarray:
-        """The parameters before the first step and after every step, (iterations + 1, P)."""
-        return np.vstack([self.theta0, self.curve("theta")])
 
     @property
     def last_theta(self) -> np.ndarray:
@@ -633,10 +620,7 @@ def fit(model, rng=None, config: VIConfig | None = None, **overrides) -> FitResu
     ValueError
         On bad settings.
     """
-    if config is not None and not isinstance(config, VIConfig):
-        raise ArgumentTypeError(f"config must be a VIConfig (or None), got {type(config).__name__}; "
-                                "pass settings as keywords, e.g. fit(model, rng, estimator='pathwise')")
-    config = (VIConfig() if config is None else config).replace(**overrides)
+    config = VIConfig.make(config, **overrides)
     _check_model(model)
     if config.estimator != "exact":
         rng = check_rng(rng)
@@ -668,9 +652,9 @@ def fit(model, rng=None, config: VIConfig | None = None, **overrides) -> FitResu
         with np.errstate(all="ignore"):          # a non-finite step is caught just below
             new_theta = theta + step.step(grad)
         if not np.all(np.isfinite(new_theta)) or np.any(np.abs(new_theta[log_std]) > 20):
-            message = (f"the fit diverged at iteration {iteration} (parameters {new_theta}). To fix it, "
-                       f"{learning_rate_hint(config.learning_rate)}, or raise n_samples (now {config.n_samples}). "
-                       f"The result keeps the last parameters before that step.")
+            message = divergence_message(
+                iteration, f"the parameters became NaN or infinite or a log standard deviation left [-20, 20] "
+                f"({new_theta})", f"{learning_rate_hint(config.learning_rate)}, or raise n_samples (now {config.n_samples})")
             warnings.warn(message, TrainingDivergedWarning, stacklevel=2)
             return FitResult(theta=theta, history=history, status="diverged", message=message,
                              wall_time=time.perf_counter() - start, config=config, theta0=theta0)
