@@ -24,6 +24,7 @@ from ._validate import (check_episodes, check_finite, check_gamma, check_mdp, ch
                         check_positive_int, check_shape)
 from .estimators import psi as returns_psi
 from .estimators import policy_gradient_samples, step_scores, step_weights
+from .policies import TabularSoftmax
 from .mdp import _check_pi, state_distributions, policy_table, score_table, value_functions
 
 __all__ = [
@@ -196,6 +197,8 @@ def family_samples(policy, theta, episodes, family: dict, chunk: int = 1024) -> 
     Row i of each is :math:`\\sum_t w_t\\,\\nabla\\log\\pi_\\theta(a_t\\mid s_t)\\,\\Psi_t` of episode i,
     :func:`pgbook.estimators.policy_gradient_samples` with the scores of
     :func:`pgbook.estimators.step_scores`, formed once per ``chunk`` episodes and shared by all weights.
+    For a :class:`~pgbook.policies.TabularSoftmax` the same sums are formed by scattering each step's
+    coefficient into row :math:`s_t`, without building the scores.
     """
     check_episodes(episodes)
     theta = check_policy_theta(policy, theta, ("score",))
@@ -203,6 +206,24 @@ def family_samples(policy, theta, episodes, family: dict, chunk: int = 1024) -> 
     if not isinstance(family, dict) or not family:
         raise ValueError("family must be a non-empty dict {name: (psi, w)} such as weight_family returns")
     n = episodes.n
+    if isinstance(policy, TabularSoftmax) and np.ndim(episodes.states) == 2:
+        # Same numbers, no (n, T, S, A) scores: score_t = onehot(s_t) (onehot(a_t) - pi(.|s_t)), so each
+        # sample scatters its step coefficients into row s_t (as estimators.trajectory_gradient_samples does).
+        S, A = policy.theta_shape
+        pi = policy.table(theta)
+        i, t = np.nonzero(episodes.mask)
+        s, a = episodes.states[i, t], episodes.actions[i, t]
+        result = {}
+        for name, (psi, w) in family.items():
+            psi = check_finite(psi, f"family[{name!r}] psi")
+            if psi.shape != episodes.mask.shape:
+                raise ValueError(f"family[{name!r}] psi must have shape {episodes.mask.shape}, got {psi.shape}")
+            c = psi[i, t] * (1.0 if w is None else np.broadcast_to(check_finite(w, "w"), psi.shape[1:])[t])
+            g = np.bincount((i * S + s) * A + a, weights=c, minlength=n * S * A).reshape(n, S, A)
+            for k in range(A):
+                g[:, :, k] -= np.bincount(i * S + s, weights=c * pi[s, k], minlength=n * S).reshape(n, S)
+            result[name] = g
+        return result
     out = {name: [] for name in family}
     for i in range(0, n, chunk):
         rows = slice(i, min(i + chunk, n))

@@ -94,6 +94,20 @@ def test_every_weight_of_the_family_is_unbiased_with_the_true_critic(case):
     assert v["A(s_t, a_t)"] < v["Q(s_t, a_t)"] and v["A(s_t, a_t)"] < v["R(tau)"]
 
 
+def test_the_tabular_fast_path_equals_the_estimator_on_the_scores():
+    rng = make_rng(17)
+    m = random_mdp(rng, n_states=5, n_actions=3, horizon=6)
+    pol = TabularSoftmax(5, 3)
+    theta = rng.normal(size=pol.theta_shape)
+    episodes = M.sample_trajectories(m, pol, theta, 50, rng)
+    fam = signals.weight_family(m, pol.table(theta), episodes)
+    fast = signals.family_samples(pol, theta, episodes, fam)
+    score = step_scores(pol, theta, episodes)
+    for name, (psi, w) in fam.items():
+        slow = policy_gradient_samples(score, psi, w, mask=episodes.mask)
+        assert np.allclose(fast[name], slow, atol=1e-13), name
+
+
 def test_an_imperfect_critic_biases_q_a_and_delta_by_exactly_critic_bias(case):
     m, pol, theta, pi, enum = case
     V, _ = M.value_functions(m, pi)
