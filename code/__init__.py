@@ -36,6 +36,7 @@ _SUBMODULES = (
     "reinforce",
     "rollout",
     "seeding",
+    "signals",
     "symbolic",
     "trajectory_distribution",
     "training",

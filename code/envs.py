@@ -51,6 +51,8 @@ __all__ = [
     "short_corridor_value",
     "short_corridor_value_closed_form",
     "short_corridor_optimum",
+    "short_corridor_mdp",
+    "SHORT_CORRIDOR_OBSERVE",
     "riccati_gain",
     "riccati_value",
     "lq_expected_return",
@@ -182,6 +184,34 @@ def short_corridor_value_closed_form(p_right):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where((p > 0) & (p < 1), (2 * p - 4) / (p * (1 - p)), -np.inf)
     return float(out) if np.ndim(out) == 0 else out
+
+
+#: What the short corridor's agent sees in each of its four cells: observation 0 everywhere.
+SHORT_CORRIDOR_OBSERVE = np.zeros(4, dtype=np.int64)
+
+
+def short_corridor_mdp(gamma: float = 1.0, horizon: int = SHORT_CORRIDOR_MAX_STEPS):
+    """The short corridor as a :class:`pgbook.mdp.TabularMDP` over its four *cells*.
+
+    States 0, 1, 2 and the terminal goal 3; actions 0 (left) and 1 (right), swapped in cell 1;
+    reward -1 per step; episodes start in cell 0 and are cut after ``horizon`` steps (the
+    registered environment's ``TimeLimit``).  The agent does not see the cell: give a policy
+    over one observation, :data:`SHORT_CORRIDOR_OBSERVE` maps every cell to it (e.g.
+    ``pgbook.mdp.grad_J_theorem(mdp, policy, theta, observe=SHORT_CORRIDOR_OBSERVE)``).
+    """
+    from .mdp import TabularMDP  # mdp does not import envs; imported here to keep envs light
+
+    P = np.zeros((4, 2, 4))
+    for cell in range(3):
+        for action in (0, 1):
+            right = (action == 1) != (cell == 1)
+            P[cell, action, min(cell + 1, _GOAL) if right else max(cell - 1, 0)] = 1.0
+    P[_GOAL, :, _GOAL] = 1.0
+    R = np.full((4, 2, 4), -1.0)
+    R[_GOAL] = 0.0
+    terminal = np.arange(4) == _GOAL
+    return TabularMDP(P=P, R=R, mu0=np.eye(4)[0], gamma=gamma, horizon=horizon, terminal=terminal,
+                      name="short corridor")
 
 
 def short_corridor_optimum(gamma: float = 1.0, horizon: int | None = None, tol: float = 1e-12):

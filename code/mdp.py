@@ -41,6 +41,9 @@ __all__ = [
     "J_by_enumeration",
     "J_exact",
     "grad_J_exact",
+    "discounted_values",
+    "discounted_visitation",
+    "grad_J_theorem",
     "sample_trajectories",
     "log_prob_trajectory",
     "gymnasium_returns",
@@ -297,6 +300,94 @@ def grad_J_exact(mdp: TabularMDP, policy, theta, discount_weighting: bool = True
     disc = mdp.gamma ** np.arange(mdp.horizon) if discount_weighting else np.ones(mdp.horizon)
     weight = np.einsum("t,ts,tsa->sa", disc, d, Q) * pi          # (S, A)
     return np.tensordot(weight, score_table(mdp, policy, theta), axes=([0, 1], [0, 1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# The stationary (no time limit) problem: the policy gradient theorem
+# ---------------------------------------------------------------------------------------------
+
+def _observed(mdp: TabularMDP, policy, theta, observe):
+    """``(pi, score)`` at every state, the policy seeing ``observe[s]`` in state s."""
+    if observe is None:
+        return policy_table(mdp, policy, theta), score_table(mdp, policy, theta)
+    obs = np.asarray(check_shape(check_real_array(observe, "observe"), (mdp.n_states,), "observe"))
+    if np.any(obs != np.round(obs)) or np.any(obs < 0):
+        raise ValueError("observe must hold one non-negative integer observation per state")
+    obs = obs.astype(np.int64)
+    theta = check_policy_theta(policy, theta)
+    pi = np.asarray(policy.probs(theta, obs), dtype=float)
+    o_grid, a_grid = np.meshgrid(obs, np.arange(mdp.n_actions), indexing="ij")
+    return pi, policy.score(theta, o_grid, a_grid)
+
+
+def _live_kernel(mdp: TabularMDP, pi) -> np.ndarray:
+    """:math:`P_\\pi` among live states: row s is zero when s is terminal, and so is column s."""
+    live = (~mdp.terminal).astype(float)
+    return live[:, None] * np.einsum("sa,sap->sp", pi, mdp.P) * live[None, :]
+
+
+def _solve(A: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
+    if np.linalg.cond(A) > 1e12:
+        raise ValueError(f"{what}: the linear system is singular (gamma = 1 and a policy that may never "
+                         f"reach a terminal state); use gamma < 1 or a proper policy")
+    return np.linalg.solve(A, b)
+
+
+def discounted_values(mdp: TabularMDP, pi):
+    """Stationary values ``(V, Q)`` of the episodic problem *without* a time limit.
+
+    Terminal states are absorbing and worth 0; the horizon is ignored.  One linear solve,
+    :math:`V = r_\\pi + \\gamma P_\\pi V` on the live states, then
+    :math:`Q(s,a) = \\sum_{s'} P(s'\\mid s,a)[R(s,a,s') + \\gamma V(s')]` (zero at terminal states).
+    Shapes (S,) and (S, A).  Needs ``gamma < 1`` or a proper policy (one that reaches a
+    terminal state with probability 1); raises ValueError when the system is singular.
+    It is the limit of :func:`value_functions`' ``V[0]``, ``Q[0]`` as the horizon grows.
+    """
+    mdp = check_mdp(mdp)
+    pi = _check_pi(mdp, pi)
+    live = ~mdp.terminal
+    r = mdp.expected_reward * live[:, None]
+    r_pi = (pi * r).sum(axis=1)
+    V = _solve(np.eye(mdp.n_states) - mdp.gamma * _live_kernel(mdp, pi), r_pi, "discounted_values")
+    V = V * live
+    Q = (r + mdp.gamma * (mdp.P @ V)) * live[:, None]
+    return V, Q
+
+
+def discounted_visitation(mdp: TabularMDP, pi) -> np.ndarray:
+    """The discounted state-visitation measure of the problem without a time limit, shape (S,).
+
+    :math:`d^\\pi(s) = \\sum_{t\\ge 0}\\gamma^t \\Pr(s_t = s,\\ \\text{episode running})
+    = \\mu_0^\\top (I - \\gamma P_\\pi^{\\text{live}})^{-1}` (zero at terminal states).  It is
+    not a probability distribution: it sums to :math:`\\sum_t \\gamma^t \\Pr(\\text{running at } t)`,
+    the expected discounted number of actions taken (at most :math:`1/(1-\\gamma)`).  It is the
+    limit of :math:`\\sum_{t<T}\\gamma^t d_t` (:func:`state_distributions`) as the horizon grows.
+    Same conditions as :func:`discounted_values`.
+    """
+    mdp = check_mdp(mdp)
+    pi = _check_pi(mdp, pi)
+    live = ~mdp.terminal
+    A = np.eye(mdp.n_states) - mdp.gamma * _live_kernel(mdp, pi)
+    return _solve(A.T, mdp.mu0 * live, "discounted_visitation") * live
+
+
+def grad_J_theorem(mdp: TabularMDP, policy, theta, observe=None) -> np.ndarray:
+    """The policy gradient theorem of the problem without a time limit.
+
+    :math:`\\nabla J = \\sum_s d^\\pi(s) \\sum_a \\pi(a\\mid s)\\,\\nabla\\log\\pi(a\\mid s)\\,Q^\\pi(s,a)`
+    with :func:`discounted_visitation` and :func:`discounted_values`.  Returns an array of
+    ``policy.theta_shape``.  It equals :func:`grad_J_exact` of ``mdp.replace(horizon=H)`` in the
+    limit of large H (the gap is of order :math:`\\gamma^H`).
+
+    ``observe`` (S,) integers, optional: the policy sees observation ``observe[s]`` in state s
+    (aliased states share one); the score is taken at the observation, the visitation and the
+    values at the state.  None: the policy sees the state itself.
+    """
+    mdp = check_mdp(mdp)
+    pi, score = _observed(mdp, policy, theta, observe)
+    _, Q = discounted_values(mdp, pi)
+    d = discounted_visitation(mdp, pi)
+    return np.tensordot(d[:, None] * pi * Q, score, axes=([0, 1], [0, 1]))
 
 
 def enumerate_trajectories(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJECTORIES) -> Episodes:

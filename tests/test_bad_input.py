@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import pgbook
-from pgbook import baselines, envs, es, estimator_moments, estimators, mdp, optim, pathwise, policies, quadrature, vi
+from pgbook import (baselines, envs, es, estimator_moments, estimators, mdp, optim, pathwise, policies, quadrature,
+                    signals, vi)
 from pgbook._validate import ArgumentTypeError, NonFiniteError
 from pgbook.mlp import MLPSoftmax
 from pgbook.training import CollapseWatch, TrainingCollapsedWarning
@@ -35,6 +36,7 @@ NET = MLPSoftmax(4, 2, hidden=3)
 TINY_MDP = mdp.tiny_mdp()
 UNIFORM = np.full((2, 2), 0.5)
 Z2 = np.zeros((2, 2))
+TINY_ENUM = mdp.enumerate_trajectories(TINY_MDP, UNIFORM)
 
 
 def _rng():
@@ -387,6 +389,40 @@ BAD_CALLS = [
      "rewards"),
     ("discounted_return NaN reward", lambda: estimators.discounted_return([[1.0, NAN]], 0.9), ValueError, "rewards"),
     ("discounted_return text gamma", lambda: estimators.discounted_return([[1.0]], "0.9"), TypeError, "gamma"),
+    # ---------------------------------------------------------------- chapter 13: the theorem and the weights
+    ("discounted_values singular", lambda: mdp.discounted_values(_mdp(gamma=1.0), UNIFORM), ValueError, "singular"),
+    ("discounted_values pi shape", lambda: mdp.discounted_values(TINY_MDP, np.full((3, 2), 0.5)), ValueError, "pi"),
+    ("discounted_visitation not an MDP", lambda: mdp.discounted_visitation("tiny", UNIFORM), TypeError, "mdp"),
+    ("discounted_visitation singular", lambda: mdp.discounted_visitation(_mdp(gamma=1.0), UNIFORM), ValueError,
+     "singular"),
+    ("grad_J_theorem NaN theta", lambda: mdp.grad_J_theorem(TINY_MDP, TAB, [[NAN, 0], [0, 0]]), ValueError, "theta"),
+    ("grad_J_theorem observe shape", lambda: mdp.grad_J_theorem(TINY_MDP, TAB, Z2, observe=[0]), ValueError,
+     "observe"),
+    ("grad_J_theorem observe fraction", lambda: mdp.grad_J_theorem(TINY_MDP, TAB, Z2, observe=[0, 0.5]),
+     ValueError, "observe"),
+    ("short_corridor_mdp zero horizon", lambda: envs.short_corridor_mdp(horizon=0), ValueError, "horizon"),
+    ("q_signal not episodes", lambda: signals.q_signal(TINY_MDP, UNIFORM, np.zeros((2, 3))), TypeError, "episodes"),
+    ("q_signal pi not normalised", lambda: signals.q_signal(TINY_MDP, np.ones((2, 2)), TINY_ENUM), ValueError, "pi"),
+    ("advantage_signal not an MDP", lambda: signals.advantage_signal(None, UNIFORM, TINY_ENUM), TypeError, "mdp"),
+    ("td_residuals V shape", lambda: signals.td_residuals(TINY_ENUM, np.zeros((2, 2, 2)), 0.9), ValueError, "V"),
+    ("td_residuals NaN V", lambda: signals.td_residuals(TINY_ENUM, [NAN, 0.0], 0.9), ValueError, "V"),
+    ("td_residuals gamma", lambda: signals.td_residuals(TINY_ENUM, np.zeros(2), 1.5), ValueError, "gamma"),
+    ("td_residuals terminal shape", lambda: signals.td_residuals(TINY_ENUM, np.zeros(2), 0.9, terminal=[True]),
+     ValueError, "terminal"),
+    ("td_residuals no next states", lambda: signals.td_residuals(TINY_ENUM.__class__(
+        TINY_ENUM.states, TINY_ENUM.actions, TINY_ENUM.rewards, TINY_ENUM.mask), np.zeros(2), 0.9),
+     ValueError, "next_states"),
+    ("state_baseline too few states", lambda: signals.state_baseline(np.zeros(1), TINY_ENUM), ValueError, "V"),
+    ("lookahead_q V rows", lambda: signals.lookahead_q(TINY_MDP, np.zeros((2, 2))), ValueError, "V"),
+    ("weight_family stationary V", lambda: signals.weight_family(TINY_MDP, UNIFORM, TINY_ENUM, np.zeros(2)),
+     ValueError, "V"),
+    ("family_samples empty family", lambda: signals.family_samples(TAB, Z2, TINY_ENUM, {}), ValueError, "family"),
+    ("critic_bias text theta", lambda: signals.critic_bias(TINY_MDP, TAB, "x", np.zeros((4, 2))), TypeError,
+     "theta"),
+    ("surrogate_loss psi shape", lambda: signals.surrogate_loss(TAB, Z2, TINY_ENUM, np.zeros((2, 2))), ValueError,
+     "psi"),
+    ("surrogate_loss not a policy", lambda: signals.surrogate_loss(None, Z2, TINY_ENUM, np.zeros((2, 2))),
+     TypeError, "policy"),
 ]
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pgbook
 from pgbook import (baselines, distributions, envs, es, estimators, mdp, pathwise, policies, reinforce,
-                    vi)
+                    signals, vi)
 
 INTRO = Path(__file__).resolve().parent.parent / "chapters" / "intro.md"
-MODULES = [pgbook, mdp, policies, estimators, baselines, distributions, envs, es, pathwise, reinforce, vi]
+MODULES = [pgbook, mdp, policies, estimators, baselines, distributions, envs, es, pathwise, reinforce, signals, vi]
 OWNERS = {"policy": policies.TabularSoftmax, "mdp": mdp.TabularMDP, "Comparison": estimators.Comparison}
 
 

@@ -258,3 +258,78 @@ def test_bad_mdp_fields_raise(kwargs, match):
 def test_bad_arguments_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- chapter 13: the stationary theorem
+def test_discounted_values_satisfy_bellman_and_are_the_long_horizon_limit():
+    rng = make_rng(13)
+    m = random_mdp(rng, n_states=5, n_actions=3, horizon=400, gamma=0.9)
+    pi = rng.dirichlet(np.ones(3), size=5)
+    V, Q = M.discounted_values(m, pi)
+    live = ~m.terminal
+    assert np.allclose(V, (pi * Q).sum(1)) and np.all(V[~live] == 0) and np.all(Q[~live] == 0)
+    assert np.allclose(Q[live], (m.expected_reward + m.gamma * m.P @ V)[live])
+    Vt, Qt = M.value_functions(m, pi)
+    assert np.allclose(Vt[0], V, atol=1e-12) and np.allclose(Qt[0], Q, atol=1e-12)
+
+
+def test_discounted_visitation_is_the_sum_of_discounted_state_distributions():
+    rng = make_rng(14)
+    m = random_mdp(rng, n_states=5, n_actions=3, horizon=400, gamma=0.9)
+    pi = rng.dirichlet(np.ones(3), size=5)
+    d = M.discounted_visitation(m, pi)
+    d_t = M.state_distributions(m, pi)
+    disc = m.gamma ** np.arange(m.horizon)
+    assert np.allclose(d, (disc[:, None] * d_t).sum(0), atol=1e-12)
+    # it sums to the expected discounted number of actions taken, E[sum_t gamma^t 1{running at t}]
+    expected_steps = (disc * d_t.sum(1)).sum()
+    assert abs(d.sum() - expected_steps) < 1e-12 and d.sum() < 1 / (1 - m.gamma) - 0.1
+    # no terminal states: exactly 1 / (1 - gamma)
+    tiny = M.tiny_mdp(gamma=0.7)
+    assert abs(M.discounted_visitation(tiny, np.full((2, 2), 0.5)).sum() - 1 / 0.3) < 1e-12
+
+
+def test_theorem_equals_the_finite_horizon_gradient_in_the_limit_and_differs_before():
+    tiny = M.tiny_mdp(gamma=0.9, horizon=5)
+    pol = TabularSoftmax(2, 2)
+    theta = np.array([[0.0, 0.5], [0.0, -1.0]])
+    g = M.grad_J_theorem(tiny, pol, theta)
+    long = M.grad_J_exact(tiny.replace(horizon=400), pol, theta)
+    short = M.grad_J_exact(tiny, pol, theta)
+    assert np.abs(g - long).max() < 1e-12 * np.abs(g).max()
+    assert np.abs(g - short).max() > 0.1                          # the time limit matters at T = 5
+    # and against finite differences of the stationary J
+    J = lambda th: tiny.mu0 @ M.discounted_values(tiny, pol.table(th))[0]  # noqa: E731
+    assert np.allclose(finite_difference_gradient(J, theta), g, atol=1e-7)
+
+
+def test_theorem_on_the_aliased_short_corridor_matches_the_value_derivative():
+    from pgbook import envs
+    from pgbook.policies import softmax
+
+    corridor = envs.short_corridor_mdp()
+    pol = TabularSoftmax(1, 2)
+    for p in (0.2, 0.5, 0.8):
+        theta = np.array([[0.0, np.log(p / (1 - p))]])
+        g = M.grad_J_theorem(corridor, pol, theta, observe=envs.SHORT_CORRIDOR_OBSERVE)
+        fd = finite_difference_gradient(lambda th: envs.short_corridor_value(softmax(th)[0, 1]), theta)
+        assert np.allclose(g, fd, atol=1e-6), (p, g, fd)
+        V, _ = M.discounted_values(corridor, pol.probs(theta, envs.SHORT_CORRIDOR_OBSERVE))
+        assert abs(V[0] - envs.short_corridor_value(p)) < 1e-10
+    p_star = 2 - np.sqrt(2)                        # Sutton and Barto's optimum, about 0.59: stochastic
+    assert abs(envs.short_corridor_optimum()[0] - p_star) < 1e-6
+    theta = np.array([[0.0, np.log(p_star / (1 - p_star))]])
+    assert np.abs(M.grad_J_theorem(corridor, pol, theta, observe=envs.SHORT_CORRIDOR_OBSERVE)).max() < 1e-12
+    # a deterministic policy never reaches the goal: the stationary problem is singular
+    with pytest.raises(ValueError, match="singular"):
+        M.discounted_values(corridor, np.tile([1.0, 0.0], (4, 1)))
+
+
+def test_theorem_reads_the_policy_at_the_observation():
+    tiny = M.tiny_mdp(gamma=0.9, horizon=5)
+    pol = TabularSoftmax(2, 2)
+    theta = np.array([[0.0, 0.5], [0.3, -1.0]])
+    g = M.grad_J_theorem(tiny, pol, theta)
+    assert np.array_equal(M.grad_J_theorem(tiny, pol, theta, observe=[0, 1]), g)
+    # observations named the other way round: the same gradient with the rows of theta swapped
+    assert np.allclose(M.grad_J_theorem(tiny, pol, theta[::-1], observe=[1, 0])[::-1], g, atol=1e-14)
