@@ -34,6 +34,7 @@ __all__ = [
     "check_choice",
     "check_mdp",
     "check_policy_theta",
+    "check_policy_table",
     "check_episodes",
     "check_env_id",
 ]
@@ -233,6 +234,12 @@ def check_policy_theta(policy, theta, needs=("probs", "score")) -> np.ndarray:
     if hasattr(policy, "check_theta"):
         return policy.check_theta(theta)
     return check_finite(theta, "theta")
+
+
+def check_policy_table(mdp, pi, name: str = "pi") -> np.ndarray:
+    """Check that ``pi`` is an (S, A) table of action probabilities for ``mdp`` (rows sum to 1)."""
+    pi = check_shape(check_real_array(pi, name), (mdp.n_states, mdp.n_actions), name)
+    return check_probabilities(pi, name, axis=-1)
 
 
 def check_episodes(episodes, name: str = "episodes"):

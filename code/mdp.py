@@ -22,7 +22,7 @@ import numpy as np
 
 from ._validate import (ArgumentTypeError, check_bool, check_finite, check_gamma, check_positive_int,
                         check_probabilities, check_real_array, check_rng, check_shape,
-                        check_mdp, check_policy_theta)
+                        check_mdp, check_policy_table, check_policy_theta)
 from .episodes import Episodes
 from .estimators import discounted_return
 from .policies import sample_categorical
@@ -216,11 +216,6 @@ def frozen_lake_mdp(map_name: str = "4x4", is_slippery: bool = True, gamma: floa
 # Exact computations
 # ---------------------------------------------------------------------------------------------
 
-def _check_pi(mdp: TabularMDP, pi) -> np.ndarray:
-    pi = check_shape(check_real_array(pi, "pi"), (mdp.n_states, mdp.n_actions), "pi")
-    return check_probabilities(pi, "pi", axis=-1)
-
-
 def policy_table(mdp: TabularMDP, policy, theta) -> np.ndarray:
     """The (S, A) table :math:`\\pi_\\theta(a\\mid s)` of a policy that accepts integer states."""
     check_mdp(mdp)
@@ -245,7 +240,7 @@ def value_functions(mdp: TabularMDP, pi):
     :math:`V_t(s)` is the expected discounted reward from step t on, discounted from t.
     """
     mdp = check_mdp(mdp)
-    pi = _check_pi(mdp, pi)
+    pi = check_policy_table(mdp, pi)
     T, S, A = mdp.horizon, mdp.n_states, mdp.n_actions
     live = ~mdp.terminal
     r = mdp.expected_reward
@@ -264,7 +259,7 @@ def state_distributions(mdp: TabularMDP, pi) -> np.ndarray:
     Shape (T, S); terminal states get 0 (no action is taken there).
     """
     mdp = check_mdp(mdp)
-    pi = _check_pi(mdp, pi)
+    pi = check_policy_table(mdp, pi)
     live = ~mdp.terminal
     M = np.einsum("sa,sap->sp", pi, mdp.P)          # state-to-state kernel under pi
     d = np.zeros((mdp.horizon, mdp.n_states))
@@ -344,7 +339,7 @@ def discounted_values(mdp: TabularMDP, pi):
     It is the limit of :func:`value_functions`' ``V[0]``, ``Q[0]`` as the horizon grows.
     """
     mdp = check_mdp(mdp)
-    pi = _check_pi(mdp, pi)
+    pi = check_policy_table(mdp, pi)
     live = ~mdp.terminal
     r = mdp.expected_reward * live[:, None]
     r_pi = (pi * r).sum(axis=1)
@@ -365,7 +360,7 @@ def discounted_visitation(mdp: TabularMDP, pi) -> np.ndarray:
     Same conditions as :func:`discounted_values`.
     """
     mdp = check_mdp(mdp)
-    pi = _check_pi(mdp, pi)
+    pi = check_policy_table(mdp, pi)
     live = ~mdp.terminal
     A = np.eye(mdp.n_states) - mdp.gamma * _live_kernel(mdp, pi)
     return _solve(A.T, mdp.mu0 * live, "discounted_visitation") * live
@@ -400,7 +395,7 @@ def enumerate_trajectories(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJ
     ValueError (naming ``horizon``) if there would be more than ``max_trajectories`` trajectories.
     """
     mdp = check_mdp(mdp)
-    pi = _check_pi(mdp, pi)
+    pi = check_policy_table(mdp, pi)
     max_trajectories = check_positive_int(max_trajectories, "max_trajectories")
     T = mdp.horizon
     s0 = np.nonzero(mdp.mu0 > 0)[0]

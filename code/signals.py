@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import (check_episodes, check_finite, check_gamma, check_mdp, check_policy_theta,
-                        check_positive_int, check_shape)
+from ._validate import (check_episodes, check_finite, check_gamma, check_mdp, check_policy_table,
+                        check_policy_theta, check_positive_int, check_shape)
 from .estimators import psi as returns_psi
 from .estimators import policy_gradient_samples, step_scores, step_weights
 from .policies import TabularSoftmax
-from .mdp import _check_pi, state_distributions, policy_table, score_table, value_functions
+from .mdp import policy_table, score_table, state_distributions, value_functions
 
 __all__ = [
     "q_signal",
@@ -171,7 +171,7 @@ def weight_family(mdp, pi, episodes, V=None) -> dict:
     :math:`\\nabla J`; with another, :func:`critic_bias` gives the bias of the last three.
     """
     mdp = check_mdp(mdp)
-    pi = _check_pi(mdp, pi)
+    pi = check_policy_table(mdp, pi)
     _tabular_episodes(episodes, mdp, next_states=True)
     if V is None:
         V = value_functions(mdp, pi)[0]
