@@ -35,6 +35,7 @@ __all__ = [
     "draw_frame",
     "filmstrip",
     "frame_indices",
+    "visit_frequencies",
     "animation_html",
     "show_replay",
     "ENV_IDS",
@@ -264,6 +265,15 @@ class Scene:
                 if ch in "SHG":
                     ax.text(j + 0.32, i - 0.3, ch, ha="center", va="center", fontsize=8,
                             color="white" if ch == "H" else "black")
+        visits = self.context.get("visits")
+        if visits is not None:  # the share of episodes that visit each cell, shaded and printed
+            visits = np.asarray(visits, dtype=float).reshape(nrow, ncol)
+            for i in range(nrow):
+                for j in range(ncol):
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=c["blue"],
+                                           alpha=0.55 * visits[i, j], edgecolor="none"))
+                    ax.text(j, i + 0.3, f"{100 * visits[i, j]:.0f}%", ha="center", va="center",
+                            fontsize=8, color="white" if desc[i][j] == "H" else "black")
         (path,) = ax.plot([], [], color=c["orange"], linestyle="-", linewidth=2.5, alpha=0.8, zorder=3)
         (agent,) = ax.plot([], [], "o", color=c["vermillion"], markersize=12, zorder=4,
                            markeredgecolor="black")
@@ -326,10 +336,10 @@ class Scene:
         bound = max(1.0, float(np.max(np.abs(self.states[:, 0]))),
                     float(np.max(np.abs(self.actions), initial=0.0)))
         ax.set_xlim(-0.5, max(T, 1) + 0.5)
-        ax.set_ylim(-1.1 * bound, 1.1 * bound)
+        ax.set_ylim(-1.15 * bound, 1.9 * bound)  # the legend sits above the data
         ax.set_xlabel("time step $t$")
         ax.set_ylabel("$s_t$ and $a_t$")
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper center", ncol=2, fontsize=8)
         self.artists.update(states=xs, actions=us)
 
         def update(s, history):
@@ -348,7 +358,7 @@ class Scene:
         else:
             changed = self._update(state, self.states[:t + 1])
         if self.title:
-            self.ax.set_title(f"step {t}, return {self.so_far[t]:g}", fontsize=10)
+            self.ax.set_title(f"step {t}, return {self.so_far[t]:.4g}", fontsize=10)
         return changed
 
 
@@ -364,6 +374,24 @@ def draw_frame(ax, env_id: str, state, history=None, actions=None, context=None)
     scene = Scene(ax, env_id, states, actions, None, context, title=False)
     scene.show(len(states) - 1)
     return scene
+
+
+def visit_frequencies(episodes, n_states: int) -> np.ndarray:
+    """The share of ``episodes`` (a :class:`pgbook.episodes.Episodes` with ``next_states``, e.g.
+    from :func:`pgbook.mdp.sample_trajectories`) that visit each state at least once, start and
+    final state included; shape ``(n_states,)``."""
+    from ._validate import check_episodes
+
+    episodes = check_episodes(episodes)
+    if episodes.next_states is None:
+        raise ValueError("episodes must have next_states (sample them with pgbook.mdp.sample_trajectories)")
+    n_states = check_positive_int(n_states, "n_states")
+    mask = np.asarray(episodes.mask, dtype=bool)
+    rows = np.broadcast_to(np.arange(episodes.n)[:, None], mask.shape)[mask]
+    visited = np.zeros((episodes.n, n_states), dtype=bool)
+    visited[rows, np.asarray(episodes.states)[mask].astype(int)] = True
+    visited[rows, np.asarray(episodes.next_states)[mask].astype(int)] = True
+    return visited.mean(axis=0)
 
 
 def _check_replay(replay) -> Replay:
