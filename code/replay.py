@@ -31,6 +31,7 @@ from .policies import LinearGaussian, TabularSoftmax
 __all__ = [
     "Replay",
     "record_episode",
+    "env_state",
     "Scene",
     "draw_frame",
     "filmstrip",
@@ -472,7 +473,7 @@ def animation_html(replay: Replay, fps: int = 10, max_frames: int = 40, alt: str
     markup = re.sub(r'<img id="(_anim_img[0-9a-f]+)"',
                     rf'<img id="\1" alt="{label}" style="max-width: 100%; height: auto;"', markup, count=1)
     markup = (f'<div class="pgbook-replay" role="group" aria-label="{label}" '
-              f'data-frames="{len(idx)}" style="max-width: 100%; overflow-x: auto;">{markup}</div>')
+              f'data-frames="{len(idx)}" style="max-width: 100%; overflow-x: auto;">{_FIT_STYLE}{markup}</div>')
     return markup, len(markup.encode("utf-8"))
 
 
@@ -481,6 +482,11 @@ def animation_html(replay: Replay, fps: int = 10, max_frames: int = 40, alt: str
 _ICONS = {"fa-minus": "\u2212", "fa-fast-backward": "\u21e4", "fa-step-backward": "\u2039",
           "fa-play fa-flip-horizontal": "\u25c0", "fa-pause": "\u275a\u275a", "fa-play": "\u25b6",
           "fa-step-forward": "\u203a", "fa-fast-forward": "\u21e5", "fa-plus": "+"}
+
+
+#: Controls that fit a phone: narrower buttons, a slider no wider than the column.
+_FIT_STYLE = ("<style>.pgbook-replay .anim-buttons button { width: 30px; }"
+              ".pgbook-replay input[type=range].anim-slider { max-width: 100%; }</style>")
 
 
 def _offline_controls(markup: str) -> str:
