@@ -359,7 +359,7 @@ class Scene:
         else:
             changed = self._update(state, self.states[:t + 1])
         if self.title:
-            self.ax.set_title(f"step {t}, return {self.so_far[t]:.4g}", fontsize=10)
+            self.ax.set_title(f"step {t}, return {self.so_far[t]:.4g}", fontsize=11)
         return changed
 
 
@@ -409,17 +409,18 @@ def frame_indices(length: int, n_frames: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, length, n)).astype(int))
 
 
-def filmstrip(replay: Replay, n_frames: int = 6, ncols: int = 3, title: str | None = None):
+def filmstrip(replay: Replay, n_frames: int = 6, ncols: int = 2, title: str | None = None):
     """A figure of ``n_frames`` evenly spaced frames of ``replay``, ``ncols`` to a row, each titled
-    with its step and the return so far; returns the figure."""
+    with its step and the return so far; returns the figure.  Two frames to a row keep the titles
+    readable when the figure shrinks to a phone's width."""
     from .plotting import new_figure
 
     replay = _check_replay(replay)
     idx = frame_indices(replay.length, n_frames)
     ncols = min(check_positive_int(ncols, "ncols"), len(idx))
     nrows = -(-len(idx) // ncols)
-    height = 1.7 if replay.env_id in ("CartPole-v1", SHORT_CORRIDOR_ID) else 2.6
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.0 * ncols, height=height * nrows + 0.4,
+    height = 1.6 if replay.env_id in ("CartPole-v1", SHORT_CORRIDOR_ID) else 2.6
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=2.7 * ncols, height=height * nrows + 0.3,
                            squeeze=False, layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         if k >= len(idx):
