@@ -34,6 +34,7 @@ _SUBMODULES = (
     "policies",
     "quadrature",
     "reinforce",
+    "replay",
     "rollout",
     "seeding",
     "signals",

@@ -236,6 +236,19 @@ class TrainingPanel:
         self.status = W.HTML(value="Press <b>Train</b> to start a run.")
         self.image = W.Image(format="png", layout=W.Layout(width=f"{int(self.FIG_WIDTH * self.DPI)}px",
                                                            max_width="100%"))
+        # replay: the latest policy of a finished run plays one episode (pgbook.replay's drawing)
+        self.replay_choice = W.Dropdown(options=[], description="replay run", style=style, layout=layout)
+        self.replay_button = W.Button(description="Replay", icon="film", disabled=True,
+                                      tooltip="Play one episode of the selected run's latest policy "
+                                              "(seed: the seed box)")
+        self.replay_play = W.Play(value=0, min=0, max=0, step=1, interval=100, description="play replay")
+        self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="frame", style=style,
+                                         layout=layout)
+        self._replay_link = W.jslink((self.replay_play, "value"), (self.replay_slider, "value"))
+        self.replay_image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.replay_status = W.HTML(value="")
+        self.replay_frames: list = []        # PNG bytes of the frames of the last replay
+        self.last_replay = None              # the pgbook.replay.Replay shown
 
         self.runs: list = []
         self._current = None
@@ -261,6 +274,8 @@ class TrainingPanel:
         self.clear_button.on_click(lambda _: self.clear())
         self.x_axis.observe(lambda _: self.redraw(), names="value")
         self.controls["env_id"].observe(self._env_changed, names="value")
+        self.replay_button.on_click(lambda _: self.replay())
+        self.replay_slider.observe(self._replay_frame, names="value")
 
         c = self.controls
         left = W.VBox([c["env_id"], c["policy"], c["learning_rate"], c["optimiser"], c["gamma"],
@@ -268,7 +283,10 @@ class TrainingPanel:
         right = W.VBox([c["baseline"], c["seed"], c["reward_to_go"], c["discount_weighting"],
                         c["normalise_returns"], c["stop_at_target"]])
         buttons = W.HBox([self.train_button, self.stop_button, self.clear_button, self.progress])
-        self.widget = W.VBox([W.HBox([left, right]), buttons, self.help, self.status, self.x_axis, self.image])
+        replay = W.VBox([W.HBox([self.replay_choice, self.replay_button]),
+                         W.HBox([self.replay_play, self.replay_slider]), self.replay_image, self.replay_status])
+        self.widget = W.VBox([W.HBox([left, right]), buttons, self.help, self.status, self.x_axis, self.image,
+                              replay])
         self.redraw()
 
     # ------------------------------------------------------------------ display
@@ -407,6 +425,7 @@ class TrainingPanel:
             self._current = None
             self._version += 1
         self.redraw()
+        self._update_replay_choices()
         if result is not None:
             self.progress.value = 1.0
         self._set_running(False)
@@ -487,6 +506,7 @@ class TrainingPanel:
             self._version += 1
         self.status.value = "Cleared. Press <b>Train</b> to start a run."
         self.progress.value = 0.0
+        self._update_replay_choices()
         self.redraw()
 
     def _set_running(self, running: bool, in_thread: bool = False):
@@ -498,6 +518,66 @@ class TrainingPanel:
         self.clear_button.disabled = running
         if running:
             self.progress.value = 0.0
+
+    # ------------------------------------------------------------------ replay
+    #: Most frames a replay draws (evenly spaced over the episode, first and last kept).
+    REPLAY_FRAMES = 40
+
+    def _update_replay_choices(self):
+        with self._lock:
+            options = [(r["label"], r["number"]) for r in self.runs if r["result"] is not None]
+        keep = self.replay_choice.value
+        self.replay_choice.options = options
+        if options:
+            numbers = [n for _, n in options]
+            self.replay_choice.value = keep if keep in numbers else numbers[-1]  # the latest run
+        self.replay_button.disabled = not options
+
+    def replay(self, run_number: int | None = None, seed: int | None = None):
+        """Play one episode of a finished run's latest policy (the run chosen in the "replay run"
+        dropdown, or ``run_number``) with :func:`pgbook.replay.record_episode`, seeded by the seed box
+        (or ``seed``), and show its frames under the plot: ▶ plays them, the slider steps through them.
+        Returns the :class:`pgbook.replay.Replay`."""
+        from . import replay as rp
+
+        number = self.replay_choice.value if run_number is None else run_number
+        with self._lock:
+            run = next((r for r in self.runs if r["number"] == number and r["result"] is not None), None)
+        if run is None:
+            raise ValueError(f"run_number must be the number of a finished run in the panel, got {number!r}")
+        seed = int(self.controls["seed"].value) if seed is None else seed
+        result = run["result"]
+        episode = rp.record_episode(run["config"].env_id, result.policy, result.theta, seed=seed)
+        idx = rp.frame_indices(episode.length, self.REPLAY_FRAMES)
+        height = 2.4 if episode.env_id == "CartPole-v1" else 3.6
+        fig = Figure(figsize=(5.0, height), dpi=self.DPI, layout="constrained")
+        canvas = FigureCanvasAgg(fig)
+        scene = rp.Scene(fig.add_subplot(), episode.env_id, episode.states, episode.actions, episode.rewards,
+                         episode.context)
+        scene.show(idx[-1])
+        canvas.draw()
+        fig.set_layout_engine("none")  # laid out once: frames keep one size
+        frames = []
+        for t in idx:
+            scene.show(t)
+            canvas.draw()
+            buf = io.BytesIO()  # fast PNG, as in redraw
+            matplotlib.image.imsave(buf, np.asarray(canvas.buffer_rgba())[..., :3], format="png",
+                                    pil_kwargs={"compress_level": 1})
+            frames.append(buf.getvalue())
+        self.replay_frames, self.last_replay = frames, episode
+        self.replay_play.value = 0
+        self.replay_slider.value = 0
+        self.replay_play.max = self.replay_slider.max = len(frames) - 1
+        self.replay_image.value = frames[0]
+        self.replay_status.value = (f"Replay of run #{number} (seed {seed}): {episode.length} steps, return "
+                                    f"{episode.total:g}; {len(frames)} frames. Press ▶ to play.")
+        return episode
+
+    def _replay_frame(self, change):
+        k = change["new"]
+        if 0 <= k < len(self.replay_frames):
+            self.replay_image.value = self.replay_frames[k]
 
     # ------------------------------------------------------------------ drawing
     def redraw(self) -> float:

@@ -304,3 +304,27 @@ def test_acrobot_learns_with_its_settings_for_every_seed():
         result = panel.run()
         reached.append((panel.runs[0]["outcome"], result.env_steps))
     assert all(outcome == "threshold" for outcome, _ in reached), reached
+
+
+def test_replay_control_plays_the_selected_runs_latest_policy():
+    panel = _small_panel()
+    assert panel.replay_button.disabled and panel.replay_choice.options == ()
+    with pytest.raises(ValueError, match="run_number"):
+        panel.replay(run_number=1)
+    result = panel.run()
+    assert panel.replay_choice.value == 1 and not panel.replay_button.disabled
+    panel.replay_button.click()  # what a reader does: the button replays the selected run
+    episode = panel.last_replay
+    expected = pgbook.replay.record_episode("CartPole-v1", result.policy, result.theta,
+                                            seed=panel.controls["seed"].value)
+    assert np.array_equal(episode.states, expected.states)  # the run's latest policy, the seed box
+    frames = panel.replay_frames
+    assert len(frames) == min(panel.REPLAY_FRAMES, episode.length + 1)
+    assert all(f.startswith(PNG) for f in frames) and len({_png_size(f) for f in frames}) == 1
+    assert panel.replay_slider.max == panel.replay_play.max == len(frames) - 1
+    assert panel.replay_image.value == frames[0]
+    panel.replay_slider.value = len(frames) - 1  # the slider (and the Play button linked to it) steps frames
+    assert panel.replay_image.value == frames[-1] != frames[0]
+    assert f"{episode.length} steps" in panel.replay_status.value
+    panel.clear()
+    assert panel.replay_button.disabled and panel.replay_choice.options == ()
