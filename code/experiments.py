@@ -126,7 +126,7 @@ def _spent(learner, iteration: int) -> bool:
     return iteration > learner.config.max_iterations or (budget is not None and learner.env_steps >= budget)
 
 
-def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, n_eval: int = 100,
+def time_to_solve(config=None, target: float = 475.0, n_eval: int = 100,
                   eval_seed: int = 12345, **overrides) -> dict:
     """Train until the policy is *solved*: the mean undiscounted return of ``n_eval`` fresh
     evaluation episodes (sampled actions) reaches ``target``.
@@ -136,12 +136,19 @@ def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, 
     ``seconds`` (training wall time, evaluation excluded), ``cpu_seconds`` (the same in CPU time
     of this process), ``env_steps`` (training steps),
     ``iterations``, ``eval_return`` (the last evaluation's mean, NaN if none ran) and ``result``
-    (the :class:`pgbook.reinforce.TrainResult`).
+    (the :class:`pgbook.reinforce.TrainResult`).  ``config`` is a
+    :class:`pgbook.reinforce.ReinforceConfig` (default) or a
+    :class:`pgbook.actor_critic.ActorCriticConfig`, which trains with
+    :func:`pgbook.actor_critic.train` instead.
     """
-    config = ReinforceConfig.make(config, **overrides)
+    from .actor_critic import ActorCriticConfig, train as train_actor_critic
+    if isinstance(config, ActorCriticConfig):
+        config, trainer = ActorCriticConfig.make(config, **overrides), train_actor_critic
+    else:
+        config, trainer = ReinforceConfig.make(config, **overrides), train
     check = _SolvedCheck(config, check_finite_real(target, "target"), check_positive_int(n_eval, "n_eval"),
                          check_seed(eval_seed, "eval_seed"))
-    result = train(config, check)
+    result = trainer(config, check)
     last = result.history[-1] if result.history else {"wall_time": 0.0, "cpu_time": 0.0}
     return {
         "solved": check.solved,
