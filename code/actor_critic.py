@@ -19,12 +19,12 @@ bonus), and refits the critic.
 fitted by least squares (a small ridge) to its own
 target on the batch: the discounted reward-to-go :math:`G_t` (``critic_target="return"``, the
 default: unbiased, whatever the policy) or the λ-return :math:`\hat A_t + \hat V(s_t)`.  The
-features (``critic_features``) are ``"linear"``, :math:`[1, x, t/H]`, or ``"quadratic"``,
-:math:`[1, x, x^2, t/H]`, with :math:`x` the observation's features and :math:`H` the episode
-cap.  The time feature is what makes the critic right at the time limit: the book's objective
+features (``critic_features``) are ``"linear"``, :math:`[1, x, t/H, \gamma^{H-t}]`, or ``"quadratic"``,
+:math:`[1, x, x^2, t/H, \gamma^{H-t}]`, with :math:`x` the observation's features and :math:`H`
+the episode cap.  The time features are what makes the critic right at the time limit: the book's objective
 is the return of an episode of at most :math:`H` steps, so after the last step (termination or
 truncation alike) there is nothing left to gain, the value there is 0 and no bootstrapping is
-needed; a critic that sees :math:`t/H` can learn that the value falls as the limit approaches.
+needed; a critic that sees them can learn that the value falls as the limit approaches.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class ActorCriticConfig(Config):
     """Width of the hidden layer of the ``"mlp"`` policy."""
     init_scale: float = 0.0
     """Standard deviation of the random initial output weights (0: start from the uniform policy)."""
-    learning_rate: float = 0.05
+    learning_rate: float = 0.2
     """Step size of the optimiser (the actor's)."""
     optimiser: str = "adam"
     """``"adam"`` (beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"``."""
@@ -88,7 +88,8 @@ class ActorCriticConfig(Config):
     batch_episodes: int = 16
     """Episodes per iteration (one per parallel environment)."""
     critic_features: str = "quadratic"
-    """Features of the linear critic: ``"linear"`` [1, x, t/H] or ``"quadratic"`` [1, x, x**2, t/H]."""
+    """Features of the linear critic: ``"linear"`` [1, x, t/H, gamma**(H-t)] or ``"quadratic"``
+    [1, x, x**2, t/H, gamma**(H-t)] (:func:`critic_features`; H is the episode cap)."""
     critic_target: str = "return"
     """What the critic is fitted to by least squares: ``"return"`` (the reward-to-go G_t) or
     ``"lambda-return"`` (the advantage plus the critic's own previous values)."""
@@ -158,17 +159,23 @@ class ActorCriticConfig(Config):
         return self.batch_episodes
 
 
-def critic_features(states, horizon: int, kind: str = "quadratic") -> np.ndarray:
-    """The critic's features at every step, shape (n, T, F): ``"linear"`` :math:`[1, x, t/H]` or
-    ``"quadratic"`` :math:`[1, x, x^2, t/H]`, with ``states`` (n, T, d) the observation features
-    and ``horizon`` :math:`H` the episode cap."""
+def critic_features(states, horizon: int, kind: str = "quadratic", gamma: float = 0.99) -> np.ndarray:
+    """The critic's features at every step, shape (n, T, F): ``"linear"``
+    :math:`[1, x, t/H, \\gamma^{H-t}]` or ``"quadratic"`` :math:`[1, x, x^2, t/H, \\gamma^{H-t}]`, with
+    ``states`` (n, T, d) the observation features and ``horizon`` :math:`H` the episode cap.
+
+    The two time features let the critic see the time left: a reward of ``c`` at every remaining
+    step is worth :math:`c\\,(1 - \\gamma^{H-t})/(1-\\gamma)`, linear in :math:`\\gamma^{H-t}`."""
     x = np.asarray(states, dtype=float)
     if x.ndim != 3:
         raise ValueError(f"states must have shape (n, T, d), got {x.shape}")
     check_positive_int(horizon, "horizon")
     check_choice(kind, CRITIC_FEATURES, "kind")
     n, T, _ = x.shape
-    t = np.broadcast_to((np.arange(T) / horizon)[None, :, None], (n, T, 1))
+    gamma = check_gamma(gamma)
+    steps = np.arange(T)
+    time_features = np.stack([steps / horizon, gamma ** np.maximum(horizon - steps, 0)], axis=-1)
+    t = np.broadcast_to(time_features[None], (n, T, 2))
     parts = [np.ones((n, T, 1)), x] + ([x**2] if kind == "quadratic" else []) + [t]
     return np.concatenate(parts, axis=-1)
 
@@ -203,7 +210,7 @@ class ActorCriticLearner(ReinforceLearner):
                                                                    hint)
 
     def features(self, episodes: Episodes) -> np.ndarray:
-        return critic_features(episodes.states, self.horizon, self.config.critic_features)
+        return critic_features(episodes.states, self.horizon, self.config.critic_features, self.config.gamma)
 
     def values(self, episodes: Episodes, phi=None) -> np.ndarray:
         """The critic's :math:`\\hat V(s_t)` at every step, (n, T), 0 where masked."""

@@ -136,10 +136,23 @@ def test_entropy_needs_the_linear_policy_and_unknown_fields_are_named():
 
 def test_critic_features_shapes_and_time_feature():
     x = np.ones((2, 5, 3))
-    assert critic_features(x, 10, "linear").shape == (2, 5, 5)
-    phi = critic_features(x, 10, "quadratic")
-    assert phi.shape == (2, 5, 8)
-    np.testing.assert_allclose(phi[0, :, -1], np.arange(5) / 10)
+    assert critic_features(x, 10, "linear").shape == (2, 5, 6)
+    phi = critic_features(x, 10, "quadratic", gamma=0.9)
+    assert phi.shape == (2, 5, 9)
+    np.testing.assert_allclose(phi[0, :, -2], np.arange(5) / 10)
+    np.testing.assert_allclose(phi[1, :, -1], 0.9 ** (10 - np.arange(5)))
+
+
+def test_the_time_features_fit_a_constant_reward_exactly():
+    # every episode runs to the limit with reward -1: G_t depends on t only, and the critic fits it
+    T, gamma = 50, 0.95
+    rewards = -np.ones((3, T))
+    mask = np.ones((3, T), bool)
+    G = estimators.psi(rewards, gamma, mask)
+    phi = critic_features(np.random.default_rng(0).standard_normal((3, T, 2)), T, "linear", gamma)
+    from pgbook.baselines import fit_linear_value, linear_value
+    w = fit_linear_value(phi, G, mask, 1e-12)
+    np.testing.assert_allclose(linear_value(phi, w), G, atol=1e-6)
 
 
 def test_the_critic_learns_something_on_cartpole():
@@ -151,3 +164,14 @@ def test_time_to_solve_accepts_an_actor_critic_config():
     out = time_to_solve(ActorCriticConfig(max_iterations=2, batch_episodes=4, progress=False), target=1e9)
     assert out["solved"] is False and out["iterations"] == 2
     assert out["result"].config.lam == 0.95
+
+
+def test_train_many_runs_actor_critic_and_reinforce_side_by_side():
+    from pgbook.experiments import train_many
+    from pgbook.reinforce import ReinforceConfig
+    runs = train_many(configs=[ActorCriticConfig(seed=0, **TINY), ReinforceConfig(seed=0, **TINY),
+                               ActorCriticConfig(seed=1, **TINY)])
+    assert [r.config.__class__.__name__ for r in runs] == ["ActorCriticConfig", "ReinforceConfig",
+                                                          "ActorCriticConfig"]
+    assert all(r.iterations == 2 for r in runs)
+    assert "explained_variance" in runs[0].history[0] and "explained_variance" not in runs[1].history[0]
