@@ -8,8 +8,8 @@ Usage (from the repository root)::
 For each setting and seed it trains until *solved* (:func:`pgbook.experiments.time_to_solve`):
 the mean undiscounted return of 100 fresh evaluation episodes reaches the threshold (475 for
 CartPole-v1, -100 for Acrobot-v1); the evaluation runs only once a batch's mean return reaches
-it and its time is not counted.  Each run also has a budget (``--acrobot-seconds`` of training
-on Acrobot-v1).  It prints per seed and as medians: solved, seconds (wall and CPU of this
+it and its time is not counted.  On Acrobot-v1 each run has a budget of ``--acrobot-steps``
+environment steps (default 300 000; a step budget does not depend on the machine's load).  It prints per seed and as medians: solved, seconds (wall and CPU of this
 process) and environment steps, for the default REINFORCE (``ReinforceConfig()``) and the
 default actor-critic (``ActorCriticConfig()``), and on Acrobot-v1 also the actor-critic
 without advantage normalisation and with an entropy bonus.
@@ -32,11 +32,11 @@ from pgbook.experiments import time_to_solve
 from pgbook.reinforce import ReinforceConfig
 
 
-def settings(env: str, acrobot_seconds: float) -> dict:
+def settings(env: str, acrobot_steps: int) -> dict:
     if env == "CartPole-v1":
         return {"REINFORCE (default)": ReinforceConfig(progress=False),
                 "actor-critic (default)": ActorCriticConfig(progress=False)}
-    budget = dict(env_id="Acrobot-v1", progress=False, max_seconds=acrobot_seconds)
+    budget = dict(env_id="Acrobot-v1", progress=False, max_env_steps=acrobot_steps)
     return {"REINFORCE (default)": ReinforceConfig(**budget),
             "actor-critic (default)": ActorCriticConfig(**budget),
             "actor-critic, no normalisation": ActorCriticConfig(normalise_advantages=False, **budget),
@@ -47,14 +47,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--skip", choices=["cartpole", "acrobot"], action="append", default=[])
-    parser.add_argument("--acrobot-seconds", type=float, default=30.0)
+    parser.add_argument("--acrobot-steps", type=int, default=300_000)
     args = parser.parse_args(argv)
     envs = [("CartPole-v1", 475.0), ("Acrobot-v1", -100.0)]
     print(f"{'environment / setting':<44}{'solved':>7}{'median s':>9}{'cpu s':>7}{'median steps':>13}")
     for env, target in envs:
         if env.split("-")[0].lower() in args.skip:
             continue
-        for name, config in settings(env, args.acrobot_seconds).items():
+        for name, config in settings(env, args.acrobot_steps).items():
             rows = []
             for seed in range(args.seeds):
                 out = time_to_solve(config.replace(seed=seed), target=target)
