@@ -18,6 +18,7 @@ from . import envs  # noqa: E402,F401  (registers pgbook/ShortCorridor-v0 and pg
 
 #: The submodules, each imported on first attribute access (PEP 562).
 _SUBMODULES = (
+    "actor_critic",
     "baselines",
     "distributions",
     "envs",

@@ -48,7 +48,10 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
 
     Give either ``config`` (plus keyword ``overrides``) and ``seeds``, for one run per seed, or
     ``configs``, a list of configs to run side by side (for example two baselines and many seeds);
-    these must agree on the environment, ``batch_episodes`` and ``max_episode_steps``.
+    these must agree on the environment, ``batch_episodes`` and ``max_episode_steps``.  A config
+    may also be a :class:`pgbook.actor_critic.ActorCriticConfig`: that run learns with the
+    actor-critic update (:class:`pgbook.actor_critic.ActorCriticLearner`), so REINFORCE and
+    actor-critic runs can share one simulator.
 
     The runs are statistically the same as :func:`pgbook.reinforce.train` runs but not number for number (the
     environment and the action draws use one shared generator seeded from all the seeds); the same
@@ -56,8 +59,11 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
     supported.  Returns a list of :class:`pgbook.reinforce.TrainResult` in the order of the seeds (or configs);
     each run's ``env_steps`` counts the steps it would have taken alone, ``wall_time`` the shared clock.
     """
+    from .actor_critic import ActorCriticConfig, ActorCriticLearner
+    kinds = (ReinforceConfig, ActorCriticConfig)
     if configs is None:
-        config = ReinforceConfig.make(config, **overrides)
+        config = (ActorCriticConfig if isinstance(config, ActorCriticConfig) else ReinforceConfig).make(
+            config, **overrides)
         if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
             raise ArgumentTypeError(f"seeds must be a sequence of non-negative integers, got {type(seeds).__name__}")
         seeds = [check_seed(s, "each seed in seeds") for s in seeds]
@@ -65,14 +71,15 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
             raise ValueError(f"seeds must be a non-empty sequence of distinct non-negative integers, got {seeds!r}")
         configs = [config.replace(seed=s) for s in seeds]
     else:
-        if isinstance(configs, ReinforceConfig) or not hasattr(configs, "__iter__"):
+        if isinstance(configs, kinds) or not hasattr(configs, "__iter__"):
             raise ArgumentTypeError(f"configs must be a list of ReinforceConfig, got {type(configs).__name__}")
         configs = list(configs)
         if config is not None or overrides or not configs:
             raise ValueError("give either config (with seeds and overrides) or a non-empty list of configs, not both")
     for c in configs:
-        if not isinstance(c, ReinforceConfig):
-            raise ArgumentTypeError(f"configs must hold ReinforceConfig objects, got a {type(c).__name__}")
+        if not isinstance(c, kinds):
+            raise ArgumentTypeError(f"configs must hold ReinforceConfig (or ActorCriticConfig) objects, "
+                                    f"got a {type(c).__name__}")
         c.validate()
         if c.batch_episodes is None:
             raise ValueError("train_many needs batch_episodes (batching by steps is not supported)")
@@ -91,9 +98,12 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
     envs = make_envs(first.env_id, runs * n, first.vectorization_mode, first.env_kwargs)
     try:
         obs_space, action_space = envs.single_observation_space, envs.single_action_space
-        learners = [Learner(c, make_policy(c, obs_space, action_space), np.random.default_rng([int(c.seed), 0]))
-                    for c in configs]
         cap = episode_cap(envs, first.max_episode_steps)
+        learners = []
+        for c in configs:
+            policy, rng = make_policy(c, obs_space, action_space), np.random.default_rng([int(c.seed), 0])
+            learners.append(ActorCriticLearner(c, policy, rng, cap) if isinstance(c, ActorCriticConfig)
+                            else Learner(c, policy, rng))
         for iteration in range(1, max(c.max_iterations for c in configs) + 1):
             active = [ln for ln in learners if ln.status == "budget" and not _spent(ln, iteration)]
             if not active:
@@ -126,7 +136,7 @@ def _spent(learner, iteration: int) -> bool:
     return iteration > learner.config.max_iterations or (budget is not None and learner.env_steps >= budget)
 
 
-def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, n_eval: int = 100,
+def time_to_solve(config=None, target: float = 475.0, n_eval: int = 100,
                   eval_seed: int = 12345, **overrides) -> dict:
     """Train until the policy is *solved*: the mean undiscounted return of ``n_eval`` fresh
     evaluation episodes (sampled actions) reaches ``target``.
@@ -136,17 +146,24 @@ def time_to_solve(config: ReinforceConfig | None = None, target: float = 475.0, 
     ``seconds`` (training wall time, evaluation excluded), ``cpu_seconds`` (the same in CPU time
     of this process), ``env_steps`` (training steps),
     ``iterations``, ``eval_return`` (the last evaluation's mean, NaN if none ran) and ``result``
-    (the :class:`pgbook.reinforce.TrainResult`).
+    (the :class:`pgbook.reinforce.TrainResult`).  ``config`` is a
+    :class:`pgbook.reinforce.ReinforceConfig` (default) or a
+    :class:`pgbook.actor_critic.ActorCriticConfig`, which trains with
+    :func:`pgbook.actor_critic.train` instead.
     """
-    config = ReinforceConfig.make(config, **overrides)
+    from .actor_critic import ActorCriticConfig, train as train_actor_critic
+    if isinstance(config, ActorCriticConfig):
+        config, trainer = ActorCriticConfig.make(config, **overrides), train_actor_critic
+    else:
+        config, trainer = ReinforceConfig.make(config, **overrides), train
     check = _SolvedCheck(config, check_finite_real(target, "target"), check_positive_int(n_eval, "n_eval"),
                          check_seed(eval_seed, "eval_seed"))
-    result = train(config, check)
+    result = trainer(config, check)
     last = result.history[-1] if result.history else {"wall_time": 0.0, "cpu_time": 0.0}
     return {
         "solved": check.solved,
-        "seconds": float(last["wall_time"]) - check.eval_time,
-        "cpu_seconds": float(last["cpu_time"]) - check.eval_cpu,
+        "seconds": float(last["wall_time"]) - check.eval_time_before,
+        "cpu_seconds": float(last["cpu_time"]) - check.eval_cpu_before,
         "env_steps": result.env_steps,
         "iterations": result.iterations,
         "eval_return": check.eval_return,
@@ -162,11 +179,15 @@ class _SolvedCheck:
     def __init__(self, config: ReinforceConfig, target: float, n_eval: int, eval_seed: int):
         self.config, self.target, self.n_eval, self.eval_seed = config, target, n_eval, eval_seed
         self.eval_time = self.eval_cpu = 0.0
+        # evaluation time inside the last metrics row's clocks: the evaluations run before that row
+        # (the one run after it, in the same call, is not in its clock and must not be subtracted)
+        self.eval_time_before = self.eval_cpu_before = 0.0
         self.eval_return = float("nan")
         self.solved = False
         self.policy = None
 
     def __call__(self, metrics: dict) -> bool:
+        self.eval_time_before, self.eval_cpu_before = self.eval_time, self.eval_cpu
         if metrics["return_mean"] < self.target:
             return False
         c = self.config

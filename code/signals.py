@@ -11,6 +11,9 @@ tabular MDP: the action value :math:`Q^\pi(s_t,a_t)` (:func:`q_signal`), the adv
 critic :math:`V` (the true :math:`V^\pi` or an imperfect :math:`\hat V`), :func:`family_samples`
 turns it into gradient samples, and :func:`critic_bias` is the exact bias an imperfect critic
 causes.  :func:`surrogate_loss` is :math:`L(\theta)`, whose gradient is minus the estimator.
+:func:`gae` sums the residuals into the generalised advantage estimate
+:math:`\hat A_t = \sum_l (\gamma\lambda)^l \delta_{t+l}`, whatever made them: :func:`td_residuals`
+(tabular episodes and a table ``V``) or :func:`value_residuals` (a critic's values at each step).
 
 Values are time-indexed, as in :func:`pgbook.mdp.value_functions`: ``V`` of shape (T+1, S) with
 ``V[t, s]`` the value at step t (``V[T] = 0``), or stationary, shape (S,) (the problem without a
@@ -38,6 +41,9 @@ __all__ = [
     "family_samples",
     "critic_bias",
     "surrogate_loss",
+    "value_residuals",
+    "gae",
+    "gae_tradeoff",
 ]
 
 #: The names of :func:`weight_family`, in the book's order.
@@ -271,3 +277,90 @@ def surrogate_loss(policy, theta, episodes, psi) -> float:
     actions = np.where(m, episodes.actions, 0) if np.ndim(episodes.actions) == 2 else episodes.actions
     logp = policy.log_prob(theta, episodes.states, actions)
     return float(-np.where(m, logp * psi, 0.0).sum() / episodes.n)
+
+
+def value_residuals(rewards, values, mask, gamma) -> np.ndarray:
+    """:math:`\\delta_t = r_t + \\gamma v_{t+1} - v_t` from a critic's values ``values`` (n, T) at
+    the steps of a batch (gymnasium episodes), shape (n, T), 0 where masked.
+
+    The value after an episode's last step is 0: the episode is over, either because it
+    terminated or because its time limit cut it, and a critic that sees the time left (as the
+    critics of :mod:`pgbook.actor_critic` do) is then asked to be 0 there too.
+    """
+    rewards = check_finite(rewards, "rewards")
+    values = check_finite(values, "values")
+    mask = np.asarray(mask, dtype=bool)
+    if not (rewards.ndim == 2 and rewards.shape == values.shape == mask.shape):
+        raise ValueError(f"rewards, values and mask must have the same shape (n, T), got {rewards.shape}, "
+                         f"{values.shape} and {mask.shape}")
+    gamma = check_gamma(gamma)
+    v = np.where(mask, values, 0.0)
+    v_next = np.concatenate([v[:, 1:], np.zeros((v.shape[0], 1))], axis=1)
+    return np.where(mask, rewards + gamma * v_next - v, 0.0)
+
+
+def gae(deltas, gamma, lam, mask=None) -> np.ndarray:
+    """The generalised advantage estimate :math:`\\hat A_t = \\sum_{l \\ge 0} (\\gamma\\lambda)^l \\delta_{t+l}`,
+    shape (n, T), 0 where masked.
+
+    ``deltas`` (n, T) are TD residuals, from :func:`td_residuals` (tabular) or
+    :func:`value_residuals` (a critic's values); one backward recursion over time,
+    :math:`\\hat A_t = \\delta_t + \\gamma\\lambda\\,\\hat A_{t+1}`, vectorised over the episodes
+    (the sum stops at each episode's last step).  ``lam = 0`` gives :math:`\\delta_t`;
+    ``lam = 1`` gives :math:`G_t - V(s_t)` (the residuals telescope) when the value after the last
+    step is 0.
+    """
+    deltas = check_finite(deltas, "deltas")
+    if deltas.ndim != 2:
+        raise ValueError(f"deltas must have shape (n, T), got {deltas.shape}")
+    gamma = check_gamma(gamma)
+    lam = check_gamma(lam, "lam")
+    mask = np.ones(deltas.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != deltas.shape:
+        raise ValueError(f"mask must have shape {deltas.shape} like deltas, got {mask.shape}")
+    d = np.where(mask, deltas, 0.0)
+    out = np.zeros_like(d)
+    running = np.zeros(d.shape[0])
+    for t in range(d.shape[1] - 1, -1, -1):
+        running = d[:, t] + gamma * lam * running
+        out[:, t] = running
+    return np.where(mask, out, 0.0)
+
+
+def gae_tradeoff(mdp, policy, theta, V, lams, n: int = 1) -> dict:
+    """Exact bias, variance and mean squared error of the GAE(λ) estimator for each λ in ``lams``,
+    by enumerating every trajectory of the (small) tabular ``mdp``.
+
+    The one-episode sample is :math:`\\hat g = \\sum_t \\gamma^t \\nabla\\log\\pi(a_t\\mid s_t)\\,\\hat A_t`
+    with :math:`\\hat A_t` = :func:`gae` of the :func:`td_residuals` of the critic ``V`` (T+1, S)
+    (terminal next states worth 0).  Returns a dict of arrays over ``lams``: ``bias`` the norm of
+    :math:`\\mathbb E\\hat g - \\nabla J`, ``variance`` the trace of the covariance of one
+    episode's :math:`\\hat g`, ``mse`` :math:`= \\text{bias}^2 + \\text{variance}/n`, the mean squared
+    distance to :math:`\\nabla J` of the mean of ``n`` episodes' samples, plus ``lams`` and ``grad_norm`` :math:`\\|\\nabla J\\|`.
+    """
+    from .mdp import enumerate_trajectories, grad_J_exact
+    mdp = check_mdp(mdp)
+    theta = check_policy_theta(policy, theta)
+    n = check_positive_int(n, "n")
+    lams = np.atleast_1d(np.asarray(lams, dtype=float))
+    for lam in lams:
+        check_gamma(lam, "each of lams")
+    V = _values(V, mdp.n_states)
+    if V.shape != (mdp.horizon + 1, mdp.n_states):
+        raise ValueError(f"V must have shape ({mdp.horizon + 1}, {mdp.n_states}) (T+1, S), got {V.shape}")
+    pi = policy_table(mdp, policy, theta)
+    enum = enumerate_trajectories(mdp, pi)
+    grad = grad_J_exact(mdp, policy, theta)
+    delta = td_residuals(enum, V, mdp.gamma, terminal=mdp.terminal)
+    w = step_weights(mdp.gamma, enum.mask.shape[1])
+    family = {lam: (gae(delta, mdp.gamma, lam, enum.mask), w) for lam in lams}
+    samples = family_samples(policy, theta, enum, family)
+    bias, var = [], []
+    for lam in lams:
+        g = samples[lam].reshape(enum.n, -1)
+        mean = enum.expectation(g)
+        bias.append(float(np.linalg.norm(mean - grad.ravel())))
+        var.append(float(enum.expectation(((g - mean) ** 2).sum(axis=1))))
+    bias, var = np.array(bias), np.array(var)
+    return {"lams": lams, "bias": bias, "variance": var, "mse": bias**2 + var / n,
+            "grad_norm": float(np.linalg.norm(grad))}

@@ -1,0 +1,342 @@
+r"""Actor-critic with generalised advantage estimation (GAE), in numpy: the config, the learner, the trainer.
+
+It is REINFORCE (:mod:`pgbook.reinforce`) with one change: the weight of the score is not the
+reward-to-go minus a baseline but the GAE advantage of a learned *critic* :math:`\hat V`,
+
+.. math::
+
+   \hat g_i = \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \hat A_t, \qquad
+   \hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}, \qquad
+   \delta_t = r_t + \gamma \hat V(s_{t+1}) - \hat V(s_t),
+
+(:func:`pgbook.signals.value_residuals` and :func:`pgbook.signals.gae`).  One iteration of
+:func:`train` plays a batch of whole episodes (:func:`pgbook.rollout.collect_episodes`), forms
+:math:`\hat A_t` with the critic fitted on the *previous* batch, takes one ascent step with the
+book's estimator :func:`pgbook.estimators.policy_gradient_samples` (plus, if asked, an entropy
+bonus), and refits the critic.
+
+**The critic** :math:`\hat V` is linear in features of the observation and of the time step,
+fitted by least squares (a small ridge) to its own
+target on the batch: the discounted reward-to-go :math:`G_t` (``critic_target="return"``, the
+default: unbiased, whatever the policy) or the λ-return :math:`\hat A_t + \hat V(s_t)`.  The
+features (``critic_features``) are ``"linear"``, :math:`[1, x, t/H, \gamma^{H-t}]`, or ``"quadratic"``,
+:math:`[1, x, x^2, t/H, \gamma^{H-t}]`, with :math:`x` the observation's features and :math:`H`
+the episode cap.  The time features are what makes the critic right at the time limit: the book's objective
+is the return of an episode of at most :math:`H` steps, so after the last step (termination or
+truncation alike) there is nothing left to gain, the value there is 0 and no bootstrapping is
+needed; a critic that sees them can learn that the value falls as the limit approaches.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ._validate import (ArgumentTypeError, NonFiniteError, check_bool, check_choice, check_env_id, check_gamma,
+                        check_nonnegative, check_positive, check_positive_int, check_seed)
+from .baselines import fit_linear_value, linear_value
+from .episodes import Episodes
+from .estimators import policy_gradient_samples, psi, step_scores
+from .policies import log_softmax
+from .reinforce import OPTIMISERS, POLICIES, Learner as ReinforceLearner, TrainResult, _normalised, _policy_spread
+from .reinforce import make_policy
+from .rollout import VECTORIZATION_MODES, collect_episodes, episode_cap, make_envs
+from .signals import gae, value_residuals
+from .training import Config, TrainingCollapsedWarning, TrainingDivergedWarning, divergence_message, learning_rate_hint
+
+__all__ = ["ActorCriticConfig", "ActorCriticLearner", "train", "critic_features", "CRITIC_FEATURES",
+           "CRITIC_TARGETS"]
+
+#: The values of :attr:`ActorCriticConfig.critic_features`.
+CRITIC_FEATURES = ("linear", "quadratic")
+#: The values of :attr:`ActorCriticConfig.critic_target`.
+CRITIC_TARGETS = ("return", "lambda-return")
+
+
+@dataclass
+class ActorCriticConfig(Config):
+    """Every setting of an actor-critic run; the fields it shares with
+    :class:`pgbook.reinforce.ReinforceConfig` are spelled and mean the same.
+
+    ``ActorCriticConfig(lam=0.9)`` changes one field; ``config.replace(...)`` returns a modified
+    copy; :meth:`validate` raises an error naming any bad field.  See ``benchmarks/actor_critic.py``
+    for what the defaults achieve on CartPole-v1 and Acrobot-v1.
+    """
+
+    env_id: str = "CartPole-v1"
+    """gymnasium environment id, e.g. ``"CartPole-v1"``, ``"Acrobot-v1"``."""
+    env_kwargs: dict = field(default_factory=dict)
+    """Extra keyword arguments for the environment constructor."""
+    policy: str = "linear"
+    """``"linear"`` (linear softmax) or ``"mlp"`` (one hidden tanh layer); discrete actions only."""
+    hidden: int = 16
+    """Width of the hidden layer of the ``"mlp"`` policy."""
+    init_scale: float = 0.0
+    """Standard deviation of the random initial output weights (0: start from the uniform policy)."""
+    learning_rate: float = 0.2
+    """Step size of the optimiser (the actor's)."""
+    optimiser: str = "adam"
+    """``"adam"`` (beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"``."""
+    gamma: float = 0.99
+    """Discount factor in [0, 1] of the returns, the residuals and the advantages."""
+    lam: float = 0.95
+    """λ of GAE in [0, 1]: 1 gives :math:`G_t - V(s_t)` (unbiased for any critic), 0 gives
+    :math:`\\delta_t` (least variance, unbiased only for the true value)."""
+    batch_episodes: int = 16
+    """Episodes per iteration (one per parallel environment)."""
+    critic_features: str = "quadratic"
+    """Features of the linear critic: ``"linear"`` [1, x, t/H, gamma**(H-t)] or ``"quadratic"``
+    [1, x, x**2, t/H, gamma**(H-t)] (:func:`critic_features`; H is the episode cap)."""
+    critic_target: str = "return"
+    """What the critic is fitted to by least squares: ``"return"`` (the reward-to-go G_t) or
+    ``"lambda-return"`` (the advantage plus the critic's own previous values)."""
+    critic_ridge: float = 1e-3
+    """Ridge of the critic's least-squares fit (per step, on standardised scale-free terms)."""
+    normalise_advantages: bool = True
+    """Centre and scale the advantages of the batch to mean 0 and standard deviation 1."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus: the step follows grad J + entropy_coef * grad of the mean
+    entropy of pi(.|s_t) over the batch's steps (linear softmax policy only)."""
+    seed: int = 0
+    """Seed of the run: initial parameters, actions and environment resets. Same seed, same run."""
+    max_iterations: int = 200
+    """Budget: at most this many iterations (gradient steps)."""
+    max_env_steps: int | None = 1_000_000
+    """Budget: stop after the iteration that reaches this many environment steps (None: no limit)."""
+    max_seconds: float | None = None
+    """Budget: stop after the iteration that reaches this much wall time in seconds (None: no limit)."""
+    max_episode_steps: int | None = None
+    """Cut episodes after this many steps (None: the environment's own time limit, or 10000)."""
+    vectorization_mode: str = "auto"
+    """``"auto"``, ``"vector_entry_point"`` or ``"sync"`` (as in ReinforceConfig)."""
+    progress: bool | None = None
+    """Progress bar: True, False, or None (a tqdm.auto bar that appears if the run lasts over 2 s)."""
+
+    def validate(self) -> "ActorCriticConfig":
+        """Raise an error naming the first field with a bad value; return self."""
+        check_env_id(self.env_id)
+        if not isinstance(self.env_kwargs, dict):
+            raise ArgumentTypeError(f"env_kwargs must be a dict of keyword arguments for the environment, "
+                                    f"got {type(self.env_kwargs).__name__}")
+        check_choice(self.policy, POLICIES, "policy")
+        check_positive_int(self.hidden, "hidden")
+        check_nonnegative(self.init_scale, "init_scale")
+        check_positive(self.learning_rate, "learning_rate")
+        check_choice(self.optimiser, OPTIMISERS, "optimiser")
+        check_gamma(self.gamma, "gamma")
+        check_gamma(self.lam, "lam")
+        check_positive_int(self.batch_episodes, "batch_episodes")
+        if self.batch_episodes < 2:
+            raise ValueError("batch_episodes must be at least 2 (the variance estimate needs two episodes)")
+        check_choice(self.critic_features, CRITIC_FEATURES, "critic_features")
+        check_choice(self.critic_target, CRITIC_TARGETS, "critic_target")
+        check_nonnegative(self.critic_ridge, "critic_ridge")
+        check_bool(self.normalise_advantages, "normalise_advantages")
+        check_nonnegative(self.entropy_coef, "entropy_coef")
+        if self.entropy_coef > 0 and self.policy != "linear":
+            raise ValueError("entropy_coef > 0 needs policy='linear' (the entropy gradient is written for "
+                             "the linear softmax)")
+        check_seed(self.seed, "seed")
+        check_positive_int(self.max_iterations, "max_iterations")
+        if self.max_env_steps is not None:
+            check_positive_int(self.max_env_steps, "max_env_steps")
+        if self.max_seconds is not None:
+            check_positive(self.max_seconds, "max_seconds")
+        if self.max_episode_steps is not None:
+            check_positive_int(self.max_episode_steps, "max_episode_steps")
+        check_choice(self.vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
+        if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
+            raise ArgumentTypeError(f"progress must be True, False or None, got {type(self.progress).__name__} "
+                                    f"{self.progress!r}")
+        return self
+
+    @property
+    def envs_per_round(self) -> int:
+        """Number of environments stepped together."""
+        return self.batch_episodes
+
+
+def critic_features(states, horizon: int, kind: str = "quadratic", gamma: float = 0.99) -> np.ndarray:
+    """The critic's features at every step, shape (n, T, F): ``"linear"``
+    :math:`[1, x, t/H, \\gamma^{H-t}]` or ``"quadratic"`` :math:`[1, x, x^2, t/H, \\gamma^{H-t}]`, with
+    ``states`` (n, T, d) the observation features and ``horizon`` :math:`H` the episode cap.
+
+    The two time features let the critic see the time left: a reward of ``c`` at every remaining
+    step is worth :math:`c\\,(1 - \\gamma^{H-t})/(1-\\gamma)`, linear in :math:`\\gamma^{H-t}`."""
+    x = np.asarray(states, dtype=float)
+    if x.ndim != 3:
+        raise ValueError(f"states must have shape (n, T, d), got {x.shape}")
+    check_positive_int(horizon, "horizon")
+    check_choice(kind, CRITIC_FEATURES, "kind")
+    n, T, _ = x.shape
+    gamma = check_gamma(gamma)
+    steps = np.arange(T)
+    time_features = np.stack([steps / horizon, gamma ** np.maximum(horizon - steps, 0)], axis=-1)
+    t = np.broadcast_to(time_features[None], (n, T, 2))
+    parts = [np.ones((n, T, 1)), x] + ([x**2] if kind == "quadratic" else []) + [t]
+    return np.concatenate(parts, axis=-1)
+
+
+def _entropy_gradient(policy, theta, episodes: Episodes) -> np.ndarray:
+    """Gradient of the mean entropy of pi(.|s_t) over the batch's steps, for a linear softmax:
+    dH/dz_k = -p_k (log p_k + H) at the logits z, chained through z = [x, 1] @ theta."""
+    x = episodes.states[episodes.mask]
+    log_p = log_softmax(policy.logits(theta, x))
+    p = np.exp(log_p)
+    H = -(p * log_p).sum(axis=-1, keepdims=True)
+    dz = -p * (log_p + H)
+    X = np.concatenate([x, np.ones((len(x), 1))], axis=1) if policy.bias else x
+    return X.T @ dz / max(len(x), 1)
+
+
+class ActorCriticLearner(ReinforceLearner):
+    """One actor-critic run: the REINFORCE learner (:class:`pgbook.reinforce.Learner`: optimiser
+    step, metrics, collapse watch) with a critic and GAE advantages in :meth:`update`."""
+
+    def __init__(self, config: ActorCriticConfig, policy, rng: np.random.Generator, horizon: int):
+        super().__init__(config, policy, rng)
+        self.horizon = int(horizon)
+        self.critic_w = None
+
+    def diverge(self, what: str, iteration: int):
+        c = self.config
+        hint = learning_rate_hint(c.learning_rate)
+        if not c.normalise_advantages:
+            hint += ", or set normalise_advantages=True"
+        self.status, self.message = "diverged", divergence_message(iteration, f"{what} became NaN or infinite",
+                                                                   hint)
+
+    def features(self, episodes: Episodes) -> np.ndarray:
+        return critic_features(episodes.states, self.horizon, self.config.critic_features, self.config.gamma)
+
+    def values(self, episodes: Episodes, phi=None) -> np.ndarray:
+        """The critic's :math:`\\hat V(s_t)` at every step, (n, T), 0 where masked."""
+        phi = self.features(episodes) if phi is None else phi
+        return np.where(episodes.mask, linear_value(phi, self.critic_w), 0.0)
+
+    def fit_critic(self, phi, target, mask):
+        """Least squares of the critic's values on ``target`` over the valid steps (the critic's objective)."""
+        self.critic_w = fit_linear_value(phi, target, mask, self.config.critic_ridge / max(int(mask.sum()), 1))
+
+    def update(self, episodes: Episodes, iteration: int, start: float, cpu_start: float):
+        """One iteration on ``episodes``: advantages, gradient, step, critic refit, metrics."""
+        config, policy, theta, mask = self.config, self.policy, self.theta, episodes.mask
+        self.env_steps += episodes.env_steps
+        if not np.all(np.isfinite(episodes.returns)):
+            self.diverge("the returns", iteration)
+            return None
+        try:
+            with np.errstate(all="ignore"):  # non-finite values are caught just below
+                G = psi(episodes.rewards, config.gamma, mask)
+                phi = self.features(episodes)
+                if self.critic_w is None:  # the first batch: fit the critic on it before using it
+                    self.fit_critic(phi, G, mask)
+                V = self.values(episodes, phi)
+                advantage = gae(value_residuals(episodes.rewards, V, mask, config.gamma), config.gamma,
+                                config.lam, mask)
+                value_error = float(np.mean((G - V)[mask] ** 2))
+                explained = 1.0 - value_error / max(float(np.var(G[mask])), 1e-12)
+                weight = _normalised(advantage, mask) if config.normalise_advantages else advantage
+                weight = np.where(mask, weight, 0.0)
+                score = step_scores(policy, theta, episodes)
+                samples = policy_gradient_samples(score, weight, None, None, mask)
+                grad = samples.mean(axis=0)
+                if config.entropy_coef > 0:
+                    grad = grad + config.entropy_coef * _entropy_gradient(policy, theta, episodes)
+                spread = _policy_spread(policy, theta, episodes)
+        except (NonFiniteError, np.linalg.LinAlgError):
+            samples = grad = np.array([np.nan])
+        if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(grad))):
+            self.diverge("the gradient", iteration)
+            return None
+        if not self.step(grad):
+            self.diverge("the parameters", iteration)
+            return None
+        target = G if config.critic_target == "return" else advantage + V
+        try:
+            self.fit_critic(phi, target, mask)
+        except (NonFiniteError, np.linalg.LinAlgError):
+            self.diverge("the critic", iteration)
+            return None
+        metrics = self.metrics(episodes, samples, grad, spread, iteration, start, cpu_start)
+        metrics["value_error"] = value_error
+        metrics["explained_variance"] = explained
+        metrics["advantage_std"] = float(advantage[mask].std())
+        self.history.append(metrics)
+        se = metrics["return_std"] / np.sqrt(episodes.n)
+        if self.watch.observe(iteration, metrics["return_mean"], spread[1], se):
+            self.status, self.message = "collapsed", self.watch.message(iteration, learning_rate_hint(
+                config.learning_rate))
+        return metrics
+
+
+def train(config: ActorCriticConfig | None = None, callback: Callable[[dict], bool | None] | None = None,
+          **overrides) -> TrainResult:
+    """Train a policy with actor-critic and GAE(λ).
+
+    Same call, budgets, seeding, progress bar, divergence and collapse handling as
+    :func:`pgbook.reinforce.train`, and the same metrics per iteration (``return_mean`` of the
+    batch played before the update, ``env_steps``, ``wall_time``, ``cpu_time``, ``grad_norm``,
+    ``entropy``, ``theta`` ...), plus the critic's ``value_error`` (mean squared error of the
+    critic used for this batch against its reward-to-go :math:`G_t`), ``explained_variance``
+    (1 minus that over the variance of :math:`G_t`) and ``advantage_std`` (spread of the advantages
+    before any normalisation; 0 means no signal).  Returns a :class:`pgbook.reinforce.TrainResult`
+    whose ``config`` is the :class:`ActorCriticConfig`.
+    """
+    config = ActorCriticConfig.make(config, **overrides)
+    if callback is not None and not callable(callback):
+        raise ArgumentTypeError(f"callback must be a function of the metrics dict (or None), got {type(callback).__name__}")
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    rng = np.random.default_rng([int(config.seed), 0])
+    envs = make_envs(config.env_id, config.envs_per_round, config.vectorization_mode, config.env_kwargs)
+    bar = None
+    learner = None
+    try:
+        obs_space, action_space = envs.single_observation_space, envs.single_action_space
+        policy = make_policy(config, obs_space, action_space)
+        if not hasattr(policy, "logits"):
+            raise ValueError(f"the actor-critic trainer needs a Discrete action space; {config.env_id} has "
+                             f"{action_space!r}")
+        learner = ActorCriticLearner(config, policy, rng, episode_cap(envs, config.max_episode_steps))
+        if config.progress is None or config.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=config.max_env_steps, unit="step", desc=f"actor-critic {config.env_id}", leave=False,
+                       delay=0 if config.progress else 2.0, disable=config.progress is False)
+        for iteration in range(1, config.max_iterations + 1):
+            try:
+                with np.errstate(over="raise", invalid="raise", divide="raise"):
+                    episodes = collect_episodes(envs, learner.policy, learner.theta, rng,
+                                                min_episodes=config.batch_episodes,
+                                                max_episode_steps=config.max_episode_steps)
+            except (FloatingPointError, NonFiniteError):
+                learner.diverge("the policy's actions or observations", iteration)
+                break
+            metrics = learner.update(episodes, iteration, start, cpu_start)
+            if metrics is None:
+                break
+            if bar is not None:
+                bar.update(episodes.env_steps)
+                bar.set_postfix(ret=f"{metrics['return_mean']:.1f}", refresh=False)
+            stop = callback is not None and callback(metrics)
+            if learner.status == "collapsed":
+                break
+            if stop:
+                learner.status = "callback"
+                break
+            if config.max_env_steps is not None and learner.env_steps >= config.max_env_steps:
+                break
+            if config.max_seconds is not None and metrics["wall_time"] >= config.max_seconds:
+                break
+    finally:
+        envs.close()
+        if bar is not None:
+            bar.close()
+    if learner.status == "diverged":
+        warnings.warn(learner.message, TrainingDivergedWarning, stacklevel=2)
+    if learner.status == "collapsed":
+        warnings.warn(learner.message, TrainingCollapsedWarning, stacklevel=2)
+    return learner.result(start)
