@@ -28,24 +28,21 @@ needed; a critic that sees them can learn that the value falls as the limit appr
 """
 from __future__ import annotations
 
-import time
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from ._validate import (ArgumentTypeError, NonFiniteError, check_bool, check_choice, check_env_id, check_gamma,
-                        check_nonnegative, check_positive, check_positive_int, check_seed)
+from ._validate import NonFiniteError, check_bool, check_choice, check_gamma, check_nonnegative, check_positive_int
 from .baselines import fit_linear_value, linear_value
 from .episodes import Episodes
 from .estimators import policy_gradient_samples, psi, step_scores
 from .policies import log_softmax
-from .reinforce import OPTIMISERS, POLICIES, Learner as ReinforceLearner, TrainResult, _normalised, _policy_spread
-from .reinforce import make_policy
-from .rollout import VECTORIZATION_MODES, collect_episodes, episode_cap, make_envs
+from .reinforce import (Learner as ReinforceLearner, TrainResult, make_policy, normalised,
+                        RunConfig, policy_spread, run_learner)
+from .rollout import episode_cap
 from .signals import gae, value_residuals
-from .training import Config, TrainingCollapsedWarning, TrainingDivergedWarning, divergence_message, learning_rate_hint
+from .training import divergence_message, learning_rate_hint
 
 __all__ = ["ActorCriticConfig", "ActorCriticLearner", "train", "critic_features", "CRITIC_FEATURES",
            "CRITIC_TARGETS"]
@@ -57,7 +54,7 @@ CRITIC_TARGETS = ("return", "lambda-return")
 
 
 @dataclass
-class ActorCriticConfig(Config):
+class ActorCriticConfig(RunConfig):
     """Every setting of an actor-critic run; the fields it shares with
     :class:`pgbook.reinforce.ReinforceConfig` are spelled and mean the same.
 
@@ -66,22 +63,6 @@ class ActorCriticConfig(Config):
     for what the defaults achieve on CartPole-v1 and Acrobot-v1.
     """
 
-    env_id: str = "CartPole-v1"
-    """gymnasium environment id, e.g. ``"CartPole-v1"``, ``"Acrobot-v1"``."""
-    env_kwargs: dict = field(default_factory=dict)
-    """Extra keyword arguments for the environment constructor."""
-    policy: str = "linear"
-    """``"linear"`` (linear softmax) or ``"mlp"`` (one hidden tanh layer); discrete actions only."""
-    hidden: int = 16
-    """Width of the hidden layer of the ``"mlp"`` policy."""
-    init_scale: float = 0.0
-    """Standard deviation of the random initial output weights (0: start from the uniform policy)."""
-    learning_rate: float = 0.2
-    """Step size of the optimiser (the actor's)."""
-    optimiser: str = "adam"
-    """``"adam"`` (beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"``."""
-    gamma: float = 0.99
-    """Discount factor in [0, 1] of the returns, the residuals and the advantages."""
     lam: float = 0.95
     """λ of GAE in [0, 1]: 1 gives :math:`G_t - V(s_t)` (unbiased for any critic), 0 gives
     :math:`\\delta_t` (least variance, unbiased only for the true value)."""
@@ -100,33 +81,10 @@ class ActorCriticConfig(Config):
     entropy_coef: float = 0.0
     """Weight of the entropy bonus: the step follows grad J + entropy_coef * grad of the mean
     entropy of pi(.|s_t) over the batch's steps (linear softmax policy only)."""
-    seed: int = 0
-    """Seed of the run: initial parameters, actions and environment resets. Same seed, same run."""
-    max_iterations: int = 200
-    """Budget: at most this many iterations (gradient steps)."""
-    max_env_steps: int | None = 1_000_000
-    """Budget: stop after the iteration that reaches this many environment steps (None: no limit)."""
-    max_seconds: float | None = None
-    """Budget: stop after the iteration that reaches this much wall time in seconds (None: no limit)."""
-    max_episode_steps: int | None = None
-    """Cut episodes after this many steps (None: the environment's own time limit, or 10000)."""
-    vectorization_mode: str = "auto"
-    """``"auto"``, ``"vector_entry_point"`` or ``"sync"`` (as in ReinforceConfig)."""
-    progress: bool | None = None
-    """Progress bar: True, False, or None (a tqdm.auto bar that appears if the run lasts over 2 s)."""
 
     def validate(self) -> "ActorCriticConfig":
         """Raise an error naming the first field with a bad value; return self."""
-        check_env_id(self.env_id)
-        if not isinstance(self.env_kwargs, dict):
-            raise ArgumentTypeError(f"env_kwargs must be a dict of keyword arguments for the environment, "
-                                    f"got {type(self.env_kwargs).__name__}")
-        check_choice(self.policy, POLICIES, "policy")
-        check_positive_int(self.hidden, "hidden")
-        check_nonnegative(self.init_scale, "init_scale")
-        check_positive(self.learning_rate, "learning_rate")
-        check_choice(self.optimiser, OPTIMISERS, "optimiser")
-        check_gamma(self.gamma, "gamma")
+        super().validate()
         check_gamma(self.lam, "lam")
         check_positive_int(self.batch_episodes, "batch_episodes")
         if self.batch_episodes < 2:
@@ -139,18 +97,6 @@ class ActorCriticConfig(Config):
         if self.entropy_coef > 0 and self.policy != "linear":
             raise ValueError("entropy_coef > 0 needs policy='linear' (the entropy gradient is written for "
                              "the linear softmax)")
-        check_seed(self.seed, "seed")
-        check_positive_int(self.max_iterations, "max_iterations")
-        if self.max_env_steps is not None:
-            check_positive_int(self.max_env_steps, "max_env_steps")
-        if self.max_seconds is not None:
-            check_positive(self.max_seconds, "max_seconds")
-        if self.max_episode_steps is not None:
-            check_positive_int(self.max_episode_steps, "max_episode_steps")
-        check_choice(self.vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
-        if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
-            raise ArgumentTypeError(f"progress must be True, False or None, got {type(self.progress).__name__} "
-                                    f"{self.progress!r}")
         return self
 
     @property
@@ -224,9 +170,7 @@ class ActorCriticLearner(ReinforceLearner):
     def update(self, episodes: Episodes, iteration: int, start: float, cpu_start: float):
         """One iteration on ``episodes``: advantages, gradient, step, critic refit, metrics."""
         config, policy, theta, mask = self.config, self.policy, self.theta, episodes.mask
-        self.env_steps += episodes.env_steps
-        if not np.all(np.isfinite(episodes.returns)):
-            self.diverge("the returns", iteration)
+        if not self.accept(episodes, iteration):
             return None
         try:
             with np.errstate(all="ignore"):  # non-finite values are caught just below
@@ -239,14 +183,14 @@ class ActorCriticLearner(ReinforceLearner):
                                 config.lam, mask)
                 value_error = float(np.mean((G - V)[mask] ** 2))
                 explained = 1.0 - value_error / max(float(np.var(G[mask])), 1e-12)
-                weight = _normalised(advantage, mask) if config.normalise_advantages else advantage
+                weight = normalised(advantage, mask) if config.normalise_advantages else advantage
                 weight = np.where(mask, weight, 0.0)
                 score = step_scores(policy, theta, episodes)
                 samples = policy_gradient_samples(score, weight, None, None, mask)
                 grad = samples.mean(axis=0)
                 if config.entropy_coef > 0:
                     grad = grad + config.entropy_coef * _entropy_gradient(policy, theta, episodes)
-                spread = _policy_spread(policy, theta, episodes)
+                spread = policy_spread(policy, theta, episodes)
         except (NonFiniteError, np.linalg.LinAlgError):
             samples = grad = np.array([np.nan])
         if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(grad))):
@@ -287,56 +231,12 @@ def train(config: ActorCriticConfig | None = None, callback: Callable[[dict], bo
     whose ``config`` is the :class:`ActorCriticConfig`.
     """
     config = ActorCriticConfig.make(config, **overrides)
-    if callback is not None and not callable(callback):
-        raise ArgumentTypeError(f"callback must be a function of the metrics dict (or None), got {type(callback).__name__}")
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    rng = np.random.default_rng([int(config.seed), 0])
-    envs = make_envs(config.env_id, config.envs_per_round, config.vectorization_mode, config.env_kwargs)
-    bar = None
-    learner = None
-    try:
-        obs_space, action_space = envs.single_observation_space, envs.single_action_space
+
+    def make_learner(obs_space, action_space, envs, rng):
         policy = make_policy(config, obs_space, action_space)
         if not hasattr(policy, "logits"):
             raise ValueError(f"the actor-critic trainer needs a Discrete action space; {config.env_id} has "
                              f"{action_space!r}")
-        learner = ActorCriticLearner(config, policy, rng, episode_cap(envs, config.max_episode_steps))
-        if config.progress is None or config.progress:
-            from tqdm.auto import tqdm
-            bar = tqdm(total=config.max_env_steps, unit="step", desc=f"actor-critic {config.env_id}", leave=False,
-                       delay=0 if config.progress else 2.0, disable=config.progress is False)
-        for iteration in range(1, config.max_iterations + 1):
-            try:
-                with np.errstate(over="raise", invalid="raise", divide="raise"):
-                    episodes = collect_episodes(envs, learner.policy, learner.theta, rng,
-                                                min_episodes=config.batch_episodes,
-                                                max_episode_steps=config.max_episode_steps)
-            except (FloatingPointError, NonFiniteError):
-                learner.diverge("the policy's actions or observations", iteration)
-                break
-            metrics = learner.update(episodes, iteration, start, cpu_start)
-            if metrics is None:
-                break
-            if bar is not None:
-                bar.update(episodes.env_steps)
-                bar.set_postfix(ret=f"{metrics['return_mean']:.1f}", refresh=False)
-            stop = callback is not None and callback(metrics)
-            if learner.status == "collapsed":
-                break
-            if stop:
-                learner.status = "callback"
-                break
-            if config.max_env_steps is not None and learner.env_steps >= config.max_env_steps:
-                break
-            if config.max_seconds is not None and metrics["wall_time"] >= config.max_seconds:
-                break
-    finally:
-        envs.close()
-        if bar is not None:
-            bar.close()
-    if learner.status == "diverged":
-        warnings.warn(learner.message, TrainingDivergedWarning, stacklevel=2)
-    if learner.status == "collapsed":
-        warnings.warn(learner.message, TrainingCollapsedWarning, stacklevel=2)
-    return learner.result(start)
+        return ActorCriticLearner(config, policy, rng, episode_cap(envs, config.max_episode_steps))
+
+    return run_learner(config, make_learner, callback, "actor-critic")

@@ -50,11 +50,15 @@ from .training import (CollapseWatch, Config, RunResult, TracedResult, TrainingC
                        divergence_message, learning_rate_hint)
 
 __all__ = [
+    "RunConfig",
     "ReinforceConfig",
     "TrainResult",
     "Learner",
     "train",
     "make_policy",
+    "run_learner",
+    "normalised",
+    "policy_spread",
     "train_tabular",
     "TabularResult",
     "TABULAR_BASELINES",
@@ -72,16 +76,10 @@ VALUE_RIDGE = 1e-3
 
 
 @dataclass
-class ReinforceConfig(Config):
-    """Every setting of a REINFORCE run.
-
-    The defaults (linear softmax on CartPole-v1, Adam with learning rate 0.2, 16 episodes per batch,
-    reward-to-go with a learned linear state-value baseline) solve CartPole-v1 in about 100 000
-    environment steps, roughly a second of training on one core; see ``benchmarks/reinforce_cartpole.py``.
-
-    ``ReinforceConfig(learning_rate=0.1)`` changes one field; ``config.replace(...)`` returns a
-    modified copy; :meth:`validate` (called by :func:`train`) raises a ValueError naming any bad field.
-    """
+class RunConfig(Config):
+    """The settings every gymnasium trainer of the book shares: the environment, the policy, the
+    step rule, the discount, the seed and the budgets.  :class:`ReinforceConfig` and
+    :class:`pgbook.actor_critic.ActorCriticConfig` add their own fields to these."""
 
     env_id: str = "CartPole-v1"
     """gymnasium environment id, e.g. ``"CartPole-v1"``, ``"Acrobot-v1"``, ``"pgbook/LinearQuadratic-v0"``."""
@@ -100,6 +98,61 @@ class ReinforceConfig(Config):
     """``"adam"`` (Adam with beta1=0.9, beta2=0.999, eps=1e-8) or ``"sgd"`` (theta += learning_rate * gradient)."""
     gamma: float = 0.99
     """Discount factor in [0, 1] used in the returns (evaluation always reports undiscounted returns)."""
+    seed: int = 0
+    """Seed of the run: initial parameters, actions and environment resets. Same seed, same run."""
+    max_iterations: int = 200
+    """Budget: at most this many iterations (gradient steps)."""
+    max_env_steps: int | None = 1_000_000
+    """Budget: stop after the iteration that reaches this many environment steps (None: no limit)."""
+    max_seconds: float | None = None
+    """Budget: stop after the iteration that reaches this much wall time in seconds (None: no limit)."""
+    max_episode_steps: int | None = None
+    """Cut episodes after this many steps (None: the environment's own time limit, or 10000)."""
+    vectorization_mode: str = "auto"
+    """``"auto"`` (the environment's native vector version if it has one, else ``"sync"``),
+    ``"vector_entry_point"`` or ``"sync"``."""
+    progress: bool | None = None
+    """Progress bar: True, False, or None (a tqdm.auto bar that appears if the run lasts over 2 s)."""
+
+    def validate(self):
+        """Raise an error naming the first shared field with a bad value; return self."""
+        check_env_id(self.env_id)
+        if not isinstance(self.env_kwargs, dict):
+            raise ArgumentTypeError(f"env_kwargs must be a dict of keyword arguments for the environment, "
+                                    f"got {type(self.env_kwargs).__name__}")
+        check_choice(self.policy, POLICIES, "policy")
+        check_positive_int(self.hidden, "hidden")
+        check_nonnegative(self.init_scale, "init_scale")
+        check_positive(self.learning_rate, "learning_rate")
+        check_choice(self.optimiser, OPTIMISERS, "optimiser")
+        check_gamma(self.gamma, "gamma")
+        check_seed(self.seed, "seed")
+        check_positive_int(self.max_iterations, "max_iterations")
+        if self.max_env_steps is not None:
+            check_positive_int(self.max_env_steps, "max_env_steps")
+        if self.max_seconds is not None:
+            check_positive(self.max_seconds, "max_seconds")
+        if self.max_episode_steps is not None:
+            check_positive_int(self.max_episode_steps, "max_episode_steps")
+        check_choice(self.vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
+        if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
+            raise ArgumentTypeError(f"progress must be True, False or None, got {type(self.progress).__name__} "
+                                    f"{self.progress!r}")
+        return self
+
+
+@dataclass
+class ReinforceConfig(RunConfig):
+    """Every setting of a REINFORCE run.
+
+    The defaults (linear softmax on CartPole-v1, Adam with learning rate 0.2, 16 episodes per batch,
+    reward-to-go with a learned linear state-value baseline) solve CartPole-v1 in about 100 000
+    environment steps, roughly a second of training on one core; see ``benchmarks/reinforce_cartpole.py``.
+
+    ``ReinforceConfig(learning_rate=0.1)`` changes one field; ``config.replace(...)`` returns a
+    modified copy; :meth:`validate` (called by :func:`train`) raises a ValueError naming any bad field.
+    """
+
     batch_episodes: int | None = 16
     """Episodes per iteration (one per parallel environment). Set it to None to batch by steps instead."""
     batch_steps: int | None = None
@@ -124,25 +177,10 @@ class ReinforceConfig(Config):
     V(s) = [features(s), 1] @ w fitted by least squares to Psi on the previous batch."""
     normalise_returns: bool = False
     """Centre and scale the weights Psi_t - b_t of the batch to mean 0 and standard deviation 1."""
-    seed: int = 0
-    """Seed of the run: initial parameters, actions and environment resets. Same seed, same run."""
-    max_iterations: int = 200
-    """Budget: at most this many iterations (gradient steps)."""
-    max_env_steps: int | None = 1_000_000
-    """Budget: stop after the iteration that reaches this many environment steps (None: no limit)."""
-    max_seconds: float | None = None
-    """Budget: stop after the iteration that reaches this much wall time in seconds (None: no limit)."""
-    max_episode_steps: int | None = None
-    """Cut episodes after this many steps (None: the environment's own time limit, or 10000)."""
-    vectorization_mode: str = "auto"
-    """``"auto"`` (the environment's native vector version if it has one, else ``"sync"``),
-    ``"vector_entry_point"`` or ``"sync"``."""
     measure_variants: bool = False
     """Also measure, on every batch, the gradient variance of the three classic variants: full return,
     reward-to-go, and reward-to-go minus a baseline (the run's own baseline if it uses reward-to-go
     and one, else the leave-one-out batch mean). Same batch, same parameters: a fair comparison."""
-    progress: bool | None = None
-    """Progress bar: True, False, or None (a tqdm.auto bar that appears if the run lasts over 2 s)."""
 
     def validate(self) -> "ReinforceConfig":
         """Raise an error naming the first field with a bad value; return self.
@@ -151,16 +189,7 @@ class ReinforceConfig(Config):
         ``seed=1.5``) raises :class:`pgbook._validate.ArgumentTypeError` (a TypeError that is also a
         ValueError); a value out of range raises ValueError.  Called on construction and by :func:`train`.
         """
-        check_env_id(self.env_id)
-        if not isinstance(self.env_kwargs, dict):
-            raise ArgumentTypeError(f"env_kwargs must be a dict of keyword arguments for the environment, "
-                                    f"got {type(self.env_kwargs).__name__}")
-        check_choice(self.policy, POLICIES, "policy")
-        check_positive_int(self.hidden, "hidden")
-        check_nonnegative(self.init_scale, "init_scale")
-        check_positive(self.learning_rate, "learning_rate")
-        check_choice(self.optimiser, OPTIMISERS, "optimiser")
-        check_gamma(self.gamma, "gamma")
+        super().validate()
         if self.batch_episodes is None and self.batch_steps is None:
             raise ValueError("set batch_episodes or batch_steps (both are None)")
         if self.batch_episodes is not None:
@@ -173,18 +202,6 @@ class ReinforceConfig(Config):
         for name in ("reward_to_go", "discount_weighting", "normalise_returns", "measure_variants"):
             check_bool(getattr(self, name), name)
         check_choice(self.baseline, BASELINES, "baseline")
-        check_seed(self.seed, "seed")
-        check_positive_int(self.max_iterations, "max_iterations")
-        if self.max_env_steps is not None:
-            check_positive_int(self.max_env_steps, "max_env_steps")
-        if self.max_seconds is not None:
-            check_positive(self.max_seconds, "max_seconds")
-        if self.max_episode_steps is not None:
-            check_positive_int(self.max_episode_steps, "max_episode_steps")
-        check_choice(self.vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
-        if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
-            raise ArgumentTypeError(f"progress must be True, False or None, got {type(self.progress).__name__} "
-                                    f"{self.progress!r}")
         return self
 
     @property
@@ -265,7 +282,7 @@ def _collapse_hint(config: ReinforceConfig) -> str:
     return hint
 
 
-def _policy_spread(policy, theta, episodes: Episodes):
+def policy_spread(policy, theta, episodes: Episodes):
     """Mean entropy of the policy over the batch's steps and, for a softmax policy, the mean of
     ``1 - max_a pi(a|s)`` (None for a Gaussian, whose entropy does not depend on the state)."""
     if isinstance(policy, LinearGaussian):
@@ -282,7 +299,7 @@ def _total_variance(samples) -> float:
     return float(flat.var(axis=0, ddof=1).sum())
 
 
-def _normalised(advantage, mask) -> np.ndarray:
+def normalised(advantage, mask) -> np.ndarray:
     """``advantage`` centred and scaled to mean 0 and standard deviation 1 over the valid steps."""
     values = advantage[mask]
     return (advantage - values.mean()) / (values.std() + 1e-8)
@@ -337,6 +354,15 @@ class Learner:
             ridge = VALUE_RIDGE / max(int(episodes.mask.sum()), 1)  # fit_linear_value scales it by the step count
             self.value_w = fit_linear_value(self._value_features(episodes), Psi, episodes.mask, ridge)
 
+    def accept(self, episodes: Episodes, iteration: int) -> bool:
+        """Count the batch's environment steps; False, after marking the run diverged, if its returns
+        are not finite."""
+        self.env_steps += episodes.env_steps
+        if not np.all(np.isfinite(episodes.returns)):
+            self.diverge("the returns", iteration)
+            return False
+        return True
+
     def step(self, grad) -> bool:
         """One optimiser step along ``grad``; False (parameters unchanged) if the new ones are not finite."""
         with np.errstate(all="ignore"):
@@ -349,9 +375,7 @@ class Learner:
     def update(self, episodes: Episodes, iteration: int, start: float, cpu_start: float):
         """One iteration on ``episodes``: gradient, step, value refit, metrics."""
         config, policy, theta, mask = self.config, self.policy, self.theta, episodes.mask
-        self.env_steps += episodes.env_steps
-        if not np.all(np.isfinite(episodes.returns)):
-            self.diverge("the returns", iteration)
+        if not self.accept(episodes, iteration):
             return None
         Psi = psi(episodes.rewards, config.gamma, mask, config.reward_to_go)
         w = step_weights(config.gamma, mask.shape[1], config.reward_to_go, config.discount_weighting)
@@ -360,10 +384,10 @@ class Learner:
                 score = step_scores(policy, theta, episodes)
                 b = self.baseline(episodes, Psi)
                 # Centring and scaling Psi - b is a shift (one more baseline) and a rescaling.
-                b_used = Psi - _normalised(Psi - b, mask) if config.normalise_returns else b
+                b_used = Psi - normalised(Psi - b, mask) if config.normalise_returns else b
                 samples = policy_gradient_samples(score, Psi, w, b_used, mask)
                 grad = samples.mean(axis=0)
-                spread = _policy_spread(policy, theta, episodes)
+                spread = policy_spread(policy, theta, episodes)
         except NonFiniteError:  # the policy or the estimator refuses non-finite logits, scores or baselines
             samples = np.array([np.nan])
         if not np.all(np.isfinite(samples)):
@@ -464,6 +488,19 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
     :class:`pgbook.training.TrainingCollapsedWarning`, whose message says what to change.
     """
     config = ReinforceConfig.make(config, **overrides)
+    return run_learner(config, lambda obs_space, action_space, envs, rng:
+                       Learner(config, make_policy(config, obs_space, action_space), rng), callback, "REINFORCE")
+
+
+def run_learner(config, make_learner: Callable, callback: Callable[[dict], bool | None] | None = None,
+                name: str = "REINFORCE") -> TrainResult:
+    """The loop every gymnasium trainer of the book shares (:func:`train`,
+    :func:`pgbook.actor_critic.train`): make the vector environment and the learner
+    (``make_learner(obs_space, action_space, envs, rng)``), then, until a budget runs out, the
+    callback asks to stop, or the run diverges or collapses, play a batch
+    (:func:`pgbook.rollout.collect_episodes`) and hand it to ``learner.update``.  Warns with the
+    two warnings of :mod:`pgbook.training` and returns ``learner.result``.
+    """
     if callback is not None and not callable(callback):
         raise ArgumentTypeError(f"callback must be a function of the metrics dict (or None), got {type(callback).__name__}")
     start = time.perf_counter()
@@ -473,19 +510,18 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
     bar = None
     learner = None
     try:
-        obs_space, action_space = envs.single_observation_space, envs.single_action_space
-        learner = Learner(config, make_policy(config, obs_space, action_space), rng)
+        learner = make_learner(envs.single_observation_space, envs.single_action_space, envs, rng)
         if config.progress is None or config.progress:
             from tqdm.auto import tqdm
-            total = config.max_env_steps if config.max_env_steps is not None else None
-            bar = tqdm(total=total, unit="step", desc=f"REINFORCE {config.env_id}", leave=False,
+            bar = tqdm(total=config.max_env_steps, unit="step", desc=f"{name} {config.env_id}", leave=False,
                        delay=0 if config.progress else 2.0, disable=config.progress is False)
+        batch_steps = getattr(config, "batch_steps", None)
         for iteration in range(1, config.max_iterations + 1):
             try:
                 with np.errstate(over="raise", invalid="raise", divide="raise"):
                     episodes = collect_episodes(envs, learner.policy, learner.theta, rng,
                                                 min_episodes=config.batch_episodes,
-                                                min_steps=None if config.batch_episodes else config.batch_steps,
+                                                min_steps=None if config.batch_episodes else batch_steps,
                                                 max_episode_steps=config.max_episode_steps)
             except (FloatingPointError, NonFiniteError):
                 learner.diverge("the policy's actions or observations", iteration)
@@ -510,10 +546,10 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
         envs.close()
         if bar is not None:
             bar.close()
-    if learner.status == "diverged":
-        warnings.warn(learner.message, TrainingDivergedWarning, stacklevel=2)
-    if learner.status == "collapsed":
-        warnings.warn(learner.message, TrainingCollapsedWarning, stacklevel=2)
+    if learner is not None and learner.status == "diverged":
+        warnings.warn(learner.message, TrainingDivergedWarning, stacklevel=3)
+    if learner is not None and learner.status == "collapsed":
+        warnings.warn(learner.message, TrainingCollapsedWarning, stacklevel=3)
     return learner.result(start)
 
 

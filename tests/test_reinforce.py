@@ -253,10 +253,15 @@ def test_bad_config_fields_are_named(field, value, match):
         ReinforceConfig().replace(learning_rat=0.1)
 
 
-def test_every_config_field_is_documented():
+@pytest.mark.parametrize("config_class", ["reinforce.ReinforceConfig", "actor_critic.ActorCriticConfig",
+                                          "es.ESConfig", "vi.VIConfig"])
+def test_every_config_field_is_documented(config_class):
+    import importlib
     import inspect
-    source = inspect.getsource(ReinforceConfig)
     from dataclasses import fields
-    for f in fields(ReinforceConfig):
-        head = source.split(f"\n    {f.name}:")[1]
-        assert head.split("\n", 2)[1].strip().startswith('"""'), f"field {f.name} has no docstring"
+    module, name = config_class.split(".")
+    cls = getattr(importlib.import_module(f"pgbook.{module}"), name)
+    for f in fields(cls):
+        owner = next(c for c in cls.__mro__ if f.name in c.__dict__.get("__annotations__", {}))
+        head = inspect.getsource(owner).split(f"\n    {f.name}:")[1]
+        assert head.split("\n", 2)[1].strip().startswith('"""'), f"{name}.{f.name} has no docstring"
