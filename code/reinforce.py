@@ -68,7 +68,7 @@ __all__ = [
 
 #: The values of :attr:`ReinforceConfig.baseline`.
 BASELINES = ("none", "batch-mean", "value")
-#: The values of :attr:`ReinforceConfig.optimiser`.
+#: The values of :attr:`RunConfig.optimiser`.
 OPTIMISERS = ("adam", "sgd")
 POLICIES = ("linear", "mlp")
 #: Ridge of the least-squares fit of the ``"value"`` baseline.
