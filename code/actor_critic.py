@@ -5,9 +5,9 @@ reward-to-go minus a baseline but the GAE advantage of a learned *critic* :math:
 
 .. math::
 
-   \hat g_i = \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \hat A_t, \qquad
-   \hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}, \qquad
-   \delta_t = r_t + \gamma \hat V(s_{t+1}) - \hat V(s_t),
+   \hat g_i &= \sum_t \nabla_\theta \log \pi_\theta(a_t \mid s_t)\, \hat A_t, \\
+   \hat A_t &= \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}, \\
+   \delta_t &= r_t + \gamma \hat V(s_{t+1}) - \hat V(s_t),
 
 (:func:`pgbook.signals.value_residuals` and :func:`pgbook.signals.gae`).  One iteration of
 :func:`train` plays a batch of whole episodes (:func:`pgbook.rollout.collect_episodes`), forms
