@@ -8,18 +8,7 @@ from pgbook import make_rng, mdp as M, signals
 from pgbook.baselines import total_variance
 from pgbook.estimators import (compare, finite_difference_gradient, policy_gradient_samples, step_scores)
 from pgbook.policies import TabularSoftmax
-
-
-def random_mdp(rng, n_states=4, n_actions=2, horizon=3, gamma=0.8):
-    """A random MDP with sparse dynamics and one terminal state (state n_states - 1)."""
-    P = rng.random((n_states, n_actions, n_states)) * (rng.random((n_states, n_actions, n_states)) < 0.6)
-    P[..., 0] += 0.05
-    P /= P.sum(-1, keepdims=True)
-    R = rng.normal(size=(n_states, n_actions, n_states))
-    terminal = np.zeros(n_states, dtype=bool)
-    terminal[-1] = True
-    return M.TabularMDP(P=P, R=R, mu0=rng.dirichlet(np.ones(n_states)), gamma=gamma, horizon=horizon,
-                        terminal=terminal)
+from test_mdp import random_mdp  # the random MDP of the mdp tests
 
 
 @pytest.fixture(scope="module")
