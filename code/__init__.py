@@ -29,6 +29,7 @@ _SUBMODULES = (
     "experiments",
     "mdp",
     "mlp",
+    "natural",
     "optim",
     "pathwise",
     "plotting",
