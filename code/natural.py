@@ -17,8 +17,8 @@ expected KL divergence between two policies is
 
    \bar D(\theta, \theta') = \sum_s d^{\pi_\theta}(s)\,
    \mathrm{KL}\big(\pi_\theta(\cdot\mid s)\,\|\,\pi_{\theta'}(\cdot\mid s)\big)
-   = \tfrac12\, \delta^\top F(\theta)\, \delta + O(\|\delta\|^3),
-   \quad \delta = \theta' - \theta.
+   = \tfrac12\, \Delta\theta^\top F(\theta)\, \Delta\theta + O(\|\Delta\theta\|^3),
+   \quad \Delta\theta = \theta' - \theta.
 
 The natural gradient is :math:`F^{+}\nabla J` (:func:`natural_gradient`; the pseudo-inverse,
 since a softmax policy's :math:`F` is singular), and :func:`conjugate_gradient` solves
@@ -64,7 +64,7 @@ def expected_kl(mdp, policy, theta, theta_new) -> float:
     """:math:`\\sum_s d^{\\pi_\\theta}(s)\\, \\mathrm{KL}(\\pi_\\theta(\\cdot\\mid s)\\,\\|\\,\\pi_{\\theta'}(\\cdot\\mid s))`,
     the KL divergence from the policy at ``theta`` to the one at ``theta_new``, weighted by the
     discounted visitation of the first.  0 when the two policies agree; for a small step
-    :math:`\\delta` it is :math:`\\tfrac12\\delta^\\top F\\delta` to second order (:func:`fisher_exact`)."""
+    :math:`\\Delta\\theta` it is :math:`\\tfrac12\\Delta\\theta^\\top F\\Delta\\theta` to second order (:func:`fisher_exact`)."""
     mdp = check_mdp(mdp)
     theta = check_policy_theta(policy, theta)
     theta_new = check_policy_theta(policy, theta_new)
