@@ -104,6 +104,12 @@ class ActorCriticConfig(RunConfig):
         """Number of environments stepped together."""
         return self.batch_episodes
 
+    def trainer(self) -> Callable:
+        return train
+
+    def learner(self, policy, rng: np.random.Generator, horizon: int) -> "ActorCriticLearner":
+        return ActorCriticLearner(self, policy, rng, horizon)
+
 
 def critic_features(states, horizon: int, kind: str = "quadratic", gamma: float = 0.99) -> np.ndarray:
     """The critic's features at every step, shape (n, T, F): ``"linear"``
@@ -237,6 +243,6 @@ def train(config: ActorCriticConfig | None = None, callback: Callable[[dict], bo
         if not hasattr(policy, "logits"):
             raise ValueError(f"the actor-critic trainer needs a Discrete action space; {config.env_id} has "
                              f"{action_space!r}")
-        return ActorCriticLearner(config, policy, rng, episode_cap(envs, config.max_episode_steps))
+        return config.learner(policy, rng, episode_cap(envs, config.max_episode_steps))
 
     return run_learner(config, make_learner, callback, "actor-critic")

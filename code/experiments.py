@@ -15,7 +15,7 @@ import numpy as np
 
 from ._validate import ArgumentTypeError, NonFiniteError, check_finite_real, check_positive_int, check_seed
 from .episodes import Episodes
-from .reinforce import Learner, ReinforceConfig, make_policy, train
+from .reinforce import ReinforceConfig, RunConfig, make_policy
 from .rollout import episode_cap, evaluate, joint_sampler, make_envs, play_round
 from .training import TrainingCollapsedWarning, TrainingDivergedWarning
 
@@ -49,8 +49,9 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
     Give either ``config`` (plus keyword ``overrides``) and ``seeds``, for one run per seed, or
     ``configs``, a list of configs to run side by side (for example two baselines and many seeds);
     these must agree on the environment, ``batch_episodes`` and ``max_episode_steps``.  A config
-    may also be a :class:`pgbook.actor_critic.ActorCriticConfig`: that run learns with the
-    actor-critic update (:class:`pgbook.actor_critic.ActorCriticLearner`), so REINFORCE and
+    may also be another trainer's :class:`pgbook.reinforce.RunConfig`, such as a
+    :class:`pgbook.actor_critic.ActorCriticConfig`: that run learns with its own update (the
+    learner its config makes, :meth:`pgbook.reinforce.RunConfig.learner`), so REINFORCE and
     actor-critic runs can share one simulator.
 
     The runs are statistically the same as :func:`pgbook.reinforce.train` runs but not number for number (the
@@ -59,11 +60,8 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
     supported.  Returns a list of :class:`pgbook.reinforce.TrainResult` in the order of the seeds (or configs);
     each run's ``env_steps`` counts the steps it would have taken alone, ``wall_time`` the shared clock.
     """
-    from .actor_critic import ActorCriticConfig, ActorCriticLearner
-    kinds = (ReinforceConfig, ActorCriticConfig)
     if configs is None:
-        config = (ActorCriticConfig if isinstance(config, ActorCriticConfig) else ReinforceConfig).make(
-            config, **overrides)
+        config = (type(config) if isinstance(config, RunConfig) else ReinforceConfig).make(config, **overrides)
         if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
             raise ArgumentTypeError(f"seeds must be a sequence of non-negative integers, got {type(seeds).__name__}")
         seeds = [check_seed(s, "each seed in seeds") for s in seeds]
@@ -71,15 +69,15 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
             raise ValueError(f"seeds must be a non-empty sequence of distinct non-negative integers, got {seeds!r}")
         configs = [config.replace(seed=s) for s in seeds]
     else:
-        if isinstance(configs, kinds) or not hasattr(configs, "__iter__"):
+        if isinstance(configs, RunConfig) or not hasattr(configs, "__iter__"):
             raise ArgumentTypeError(f"configs must be a list of ReinforceConfig, got {type(configs).__name__}")
         configs = list(configs)
         if config is not None or overrides or not configs:
             raise ValueError("give either config (with seeds and overrides) or a non-empty list of configs, not both")
     for c in configs:
-        if not isinstance(c, kinds):
-            raise ArgumentTypeError(f"configs must hold ReinforceConfig (or ActorCriticConfig) objects, "
-                                    f"got a {type(c).__name__}")
+        if not isinstance(c, RunConfig):
+            raise ArgumentTypeError(f"configs must hold ReinforceConfig objects (or another trainer's "
+                                    f"RunConfig, such as ActorCriticConfig), got a {type(c).__name__}")
         c.validate()
         if c.batch_episodes is None:
             raise ValueError("train_many needs batch_episodes (batching by steps is not supported)")
@@ -102,8 +100,7 @@ def train_many(config: ReinforceConfig | None = None, seeds=(0, 1, 2, 3, 4), *, 
         learners = []
         for c in configs:
             policy, rng = make_policy(c, obs_space, action_space), np.random.default_rng([int(c.seed), 0])
-            learners.append(ActorCriticLearner(c, policy, rng, cap) if isinstance(c, ActorCriticConfig)
-                            else Learner(c, policy, rng))
+            learners.append(c.learner(policy, rng, cap))
         for iteration in range(1, max(c.max_iterations for c in configs) + 1):
             active = [ln for ln in learners if ln.status == "budget" and not _spent(ln, iteration)]
             if not active:
@@ -147,18 +144,14 @@ def time_to_solve(config=None, target: float = 475.0, n_eval: int = 100,
     of this process), ``env_steps`` (training steps),
     ``iterations``, ``eval_return`` (the last evaluation's mean, NaN if none ran) and ``result``
     (the :class:`pgbook.reinforce.TrainResult`).  ``config`` is a
-    :class:`pgbook.reinforce.ReinforceConfig` (default) or a
-    :class:`pgbook.actor_critic.ActorCriticConfig`, which trains with
-    :func:`pgbook.actor_critic.train` instead.
+    :class:`pgbook.reinforce.ReinforceConfig` (default) or another trainer's
+    :class:`pgbook.reinforce.RunConfig`, such as a :class:`pgbook.actor_critic.ActorCriticConfig`,
+    which trains with its own trainer (:meth:`pgbook.reinforce.RunConfig.trainer`).
     """
-    from .actor_critic import ActorCriticConfig, train as train_actor_critic
-    if isinstance(config, ActorCriticConfig):
-        config, trainer = ActorCriticConfig.make(config, **overrides), train_actor_critic
-    else:
-        config, trainer = ReinforceConfig.make(config, **overrides), train
+    config = (type(config) if isinstance(config, RunConfig) else ReinforceConfig).make(config, **overrides)
     check = _SolvedCheck(config, check_finite_real(target, "target"), check_positive_int(n_eval, "n_eval"),
                          check_seed(eval_seed, "eval_seed"))
-    result = trainer(config, check)
+    result = config.trainer()(config, check)
     last = result.history[-1] if result.history else {"wall_time": 0.0, "cpu_time": 0.0}
     return {
         "solved": check.solved,

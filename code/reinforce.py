@@ -140,6 +140,16 @@ class RunConfig(Config):
                                     f"{self.progress!r}")
         return self
 
+    def trainer(self) -> Callable:
+        """The function that trains with this kind of config, ``trainer(config, callback)``
+        (:func:`train` for a :class:`ReinforceConfig`); :func:`pgbook.experiments.time_to_solve` calls it."""
+        raise NotImplementedError(f"{type(self).__name__} does not name its trainer")
+
+    def learner(self, policy, rng: np.random.Generator, horizon: int) -> "Learner":
+        """A learner for one run with this config, its policy, its generator and the episode cap
+        ``horizon``; :func:`pgbook.experiments.train_many` drives several side by side."""
+        raise NotImplementedError(f"{type(self).__name__} does not name its learner")
+
 
 @dataclass
 class ReinforceConfig(RunConfig):
@@ -208,6 +218,12 @@ class ReinforceConfig(RunConfig):
     def envs_per_round(self) -> int:
         """Number of environments stepped together."""
         return self.batch_episodes if self.batch_episodes is not None else self.num_envs
+
+    def trainer(self) -> Callable:
+        return train
+
+    def learner(self, policy, rng: np.random.Generator, horizon: int) -> "Learner":
+        return Learner(self, policy, rng)
 
 
 # ------------------------------------------------------------------------------------ spaces
