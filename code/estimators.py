@@ -189,10 +189,14 @@ def trajectory_gradient_samples(policy, theta, episodes, gamma, reward_to_go: bo
     if isinstance(policy, TabularSoftmax):
         # Fast path, same numbers: score_t = onehot(s_t) (onehot(a_t) - pi(.|s_t)), so the sum over t
         # scatters each step's coefficient into row s_t instead of building (n, T, S, A) scores.
-        coef = np.where(episodes.mask, (Psi - (0.0 if b is None else b)) * w, 0.0)
         S, A = policy.theta_shape
+        coef = np.where(episodes.mask, (Psi - (0.0 if b is None else b)) * w, 0.0)
         i, t = np.nonzero(episodes.mask)                               # only the steps where an action was taken
         c, s, a = coef[i, t], episodes.states[i, t], episodes.actions[i, t]
+        for name, values, size in (("states", s, S), ("actions", a, A)):
+            if values.size and (values.dtype.kind not in "iu" or values.min() < 0 or values.max() >= size):
+                raise ValueError(f"episodes.{name} must be integers in [0, {size}) at every valid step for "
+                                 f"{policy!r}; got {values.dtype} values in [{values.min()}, {values.max()}]")
         out = np.bincount((i * S + s) * A + a, weights=c, minlength=n * S * A).reshape(n, S, A)
         pi = policy.table(theta)
         for k in range(A):                                             # minus c_t * pi(k | s_t) in row s_t

@@ -584,8 +584,9 @@ class FitResult(TracedResult):
 
     @property
     def last_theta(self) -> np.ndarray:
-        """The parameters after the final step (not averaged)."""
-        return self.history[-1]["theta"].copy()
+        """The parameters after the final step (not averaged); ``theta0`` if no step was taken
+        (a fit that diverged at its first step)."""
+        return (self.history[-1]["theta"] if self.history else self.theta0).copy()
 
 
 def fit(model, rng=None, config: VIConfig | None = None, **overrides) -> FitResult:

@@ -392,3 +392,15 @@ def test_score_function_from_draws_is_the_same_estimator_on_given_draws():
         E.score_function_from_draws(dist, x, np.zeros((50, 2)))
     with pytest.raises(ValueError, match="fx"):
         E.score_function_from_draws(dist, x, np.full(50, np.nan))
+
+
+@pytest.mark.parametrize("field, value, match", [("states", 5, r"episodes\.states must be integers in \[0, 2\)"),
+                                                 ("states", -1, r"episodes\.states"),
+                                                 ("actions", 2, r"episodes\.actions must be integers in \[0, 2\)")])
+def test_tabular_fast_path_names_an_out_of_range_state_or_action(field, value, match):
+    mdp = M.tiny_mdp()
+    pol = TabularSoftmax(2, 2)
+    traj = M.sample_trajectories(mdp, pol, np.zeros((2, 2)), 5, make_rng(7))
+    getattr(traj, field)[0, 0] = value
+    with pytest.raises(ValueError, match=match):
+        E.trajectory_gradient_samples(pol, np.zeros((2, 2)), traj, mdp.gamma)

@@ -288,3 +288,12 @@ def test_bad_inputs(conj, discrete):
         discrete.log_joint(np.array([0, 7]))
     with pytest.raises(ValueError, match="std_q"):
         vi.gaussian_kl(0.0, -1.0, 0.0, 1.0)
+
+
+def test_a_fit_that_diverges_at_its_first_step_reports_its_starting_parameters():
+    conj = vi.ConjugateGaussianModel([1.0, 2.0, 0.5])
+    with pytest.warns(TrainingDivergedWarning, match="lower learning_rate"):
+        bad = vi.fit(conj, pgbook.make_rng(0), learning_rate=1e3, max_iterations=5)
+    assert bad.diverged and bad.history == []
+    np.testing.assert_array_equal(bad.last_theta, conj.initial_params())
+    np.testing.assert_array_equal(bad.theta, conj.initial_params())
