@@ -9,6 +9,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book build . -n -W --keep-going
+# Executes the chapters into the build's execution cache, one per core, before the build renders.
+EXECUTE := $(BIN)/python scripts/execute_book.py
 # `pytest`, not `python -m pytest`: the latter puts the repository root on sys.path, where the
 # folder code/ (the source of pgbook) hides the standard library's `code` module (pdb imports it).
 PYTEST := $(BIN)/pytest -p no:cacheprovider
@@ -26,6 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 ## Execute every chapter and build the HTML book into _build/html.
 book: $(STAMP)
+	$(EXECUTE)
 	$(JB)
 	@echo
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
@@ -49,6 +52,7 @@ notebooks: $(STAMP)
 	$(PYTEST) --nbval-lax chapters -q
 
 build-strict: $(STAMP)
+	$(EXECUTE)
 	$(JB)
 
 ## The built book (_build/html) in headless Chromium; screenshots go to _build/screenshots/.
