@@ -26,7 +26,7 @@ since a softmax policy's :math:`F` is singular), and :func:`conjugate_gradient` 
 flattened to vectors: :math:`F` is ``(k, k)`` with ``k = theta.size``.
 
 Chapter 15 adds what its lessons call: :class:`Reparametrised` (the same policies under
-:math:`\theta = B\eta`, for the invariance of the natural step), :func:`policy_change` (the
+:math:`\theta = B\zeta`, for the invariance of the natural step), :func:`policy_change` (the
 first-order change of the policy table a step causes), :func:`softmax_natural_gradient` (the
 closed form of the tabular softmax case, the advantage), :func:`stationary_J`,
 :func:`optimal_stationary_J` and :func:`exact_ascent` (vanilla and natural ascent with exact
@@ -35,7 +35,6 @@ gradients), and a sampled natural policy gradient trainer for gymnasium,
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -154,13 +153,13 @@ def conjugate_gradient(matvec: Callable[[np.ndarray], np.ndarray], b, iterations
 
 # ------------------------------------------------------------------------------ parametrisations
 class Reparametrised(SoftmaxPolicy):
-    """The policies of a softmax ``policy`` under new parameters :math:`\\eta`, with
-    :math:`\\theta = B\\eta` for a square invertible ``B`` (``(k, k)``, ``k = policy``'s parameter
-    count): ``eta`` is a vector of ``k`` entries, the logits are ``policy``'s at ``B @ eta`` and
-    the score is :math:`\\nabla_\\eta\\log\\pi = B^\\top\\nabla_\\theta\\log\\pi`.
+    """The policies of a softmax ``policy`` under new parameters :math:`\\zeta`, with
+    :math:`\\theta = B\\zeta` for a square invertible ``B`` (``(k, k)``, ``k = policy``'s parameter
+    count): ``zeta`` is a vector of ``k`` entries, the logits are ``policy``'s at ``B @ zeta`` and
+    the score is :math:`\\nabla_\\zeta\\log\\pi = B^\\top\\nabla_\\theta\\log\\pi`.
 
     The set of policies is the same; only their coordinates change.  So its Fisher information
-    is :math:`F_\\eta = B^\\top F_\\theta B` and its gradient :math:`\\nabla_\\eta J = B^\\top\\nabla_\\theta J`,
+    is :math:`F_\\zeta = B^\\top F_\\theta B` and its gradient :math:`\\nabla_\\zeta J = B^\\top\\nabla_\\theta J`,
     and every exact function of :mod:`pgbook.mdp` and of this module accepts it."""
 
     def __init__(self, policy, B):
@@ -181,21 +180,21 @@ class Reparametrised(SoftmaxPolicy):
     def __repr__(self) -> str:
         return f"Reparametrised({self.base!r}, B of shape {self.B.shape})"
 
-    def theta(self, eta) -> np.ndarray:
-        """The base policy's parameters :math:`\\theta = B\\eta`, of its ``theta_shape``."""
-        return (self.B @ self.check_theta(eta)).reshape(self.base.theta_shape)
+    def theta(self, zeta) -> np.ndarray:
+        """The base policy's parameters :math:`\\theta = B\\zeta`, of its ``theta_shape``."""
+        return (self.B @ self.check_theta(zeta)).reshape(self.base.theta_shape)
 
-    def eta(self, theta) -> np.ndarray:
-        """The new parameters :math:`\\eta = B^{-1}\\theta` of the base policy's ``theta``."""
+    def zeta(self, theta) -> np.ndarray:
+        """The new parameters :math:`\\zeta = B^{-1}\\theta` of the base policy's ``theta``."""
         theta = self.base.check_theta(theta)
         return np.linalg.solve(self.B, theta.reshape(-1))
 
-    def logits(self, eta, obs) -> np.ndarray:
-        return self.base.logits(self.theta(eta), obs)
+    def logits(self, zeta, obs) -> np.ndarray:
+        return self.base.logits(self.theta(zeta), obs)
 
-    def score(self, eta, obs, actions) -> np.ndarray:
+    def score(self, zeta, obs, actions) -> np.ndarray:
         """:math:`B^\\top\\nabla_\\theta\\log\\pi`, shape ``(*batch, k)``."""
-        g = np.asarray(self.base.score(self.theta(eta), obs, actions), dtype=float)
+        g = np.asarray(self.base.score(self.theta(zeta), obs, actions), dtype=float)
         batch = g.shape[:g.ndim - len(self.base.theta_shape)]
         return g.reshape(batch + (-1,)) @ self.B
 
