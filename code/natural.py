@@ -314,8 +314,9 @@ class NaturalConfig(RunConfig):
     Each iteration estimates the gradient as REINFORCE does (reward-to-go minus ``baseline``),
     estimates the Fisher information from the same batch's scores, solves
     :math:`(\\hat F + \\text{damping}\\,I)\\,x = \\hat g` by ``cg_iterations`` conjugate-gradient
-    steps and moves by :math:`\\sqrt{2\\,\\text{max\\_kl} / x^\\top\\hat F x}\\; x`, a step whose
-    expected KL divergence is ``max_kl`` to second order.  See ``benchmarks/natural_cartpole.py``
+    steps and moves by :math:`\\sqrt{2\\,\\text{max\\_kl} / x^\\top(\\hat F + \\text{damping}\\,I) x}\\; x`,
+    a step whose expected KL divergence over the batch's states is ``max_kl`` to second order
+    (up to the damping term).  See ``benchmarks/natural_cartpole.py``
     for what the defaults achieve on CartPole-v1.
     """
 
@@ -323,7 +324,7 @@ class NaturalConfig(RunConfig):
     """Episodes per iteration (one per parallel environment)."""
     max_kl: float = 0.01
     """Size of each step: the second-order KL divergence between the policies before and after
-    it, averaged over the batch's steps, 0.5 * x' F x = max_kl."""
+    it, averaged over the batch's steps: 0.5 * x' (F + damping I) x = max_kl for the step x."""
     cg_iterations: int = 10
     """Conjugate-gradient steps for (F + damping I) x = g (at most the number of parameters are needed)."""
     damping: float = 1e-3
@@ -368,8 +369,8 @@ class NaturalLearner(Learner):
         """``(step, x)``: ``x`` solves :math:`(\\hat F + \\text{damping}\\, I) x = \\hat g` by conjugate
         gradients, with :math:`\\hat F v` the mean over the batch's steps of
         :math:`s_t (s_t^\\top v)` (``score`` (n, T, ...), ``mask`` (n, T)); ``step`` is ``x`` scaled so
-        that :math:`\\tfrac12 \\text{step}^\\top \\hat F\\, \\text{step} = \\text{max\\_kl}` (0 if
-        :math:`x^\\top\\hat F x = 0`)."""
+        that :math:`\\tfrac12 \\text{step}^\\top (\\hat F + \\text{damping}\\, I)\\, \\text{step} =
+        \\text{max\\_kl}` (0 if that form is 0 at ``x``)."""
         c = self.config
         S = score[mask].reshape(int(mask.sum()), -1)
         shape = grad.shape
