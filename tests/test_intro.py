@@ -8,11 +8,12 @@ import re
 from pathlib import Path
 
 import pgbook
-from pgbook import (baselines, distributions, envs, es, estimators, mdp, pathwise, policies, reinforce,
-                    signals, vi)
+from pgbook import (baselines, distributions, envs, es, estimators, mdp, natural, pathwise, policies,
+                    reinforce, signals, vi)
 
 INTRO = Path(__file__).resolve().parent.parent / "chapters" / "intro.md"
-MODULES = [pgbook, mdp, policies, estimators, baselines, distributions, envs, es, pathwise, reinforce, signals, vi]
+MODULES = [pgbook, mdp, policies, estimators, baselines, distributions, envs, es, natural, pathwise, reinforce,
+           signals, vi]
 OWNERS = {"policy": policies.TabularSoftmax, "mdp": mdp.TabularMDP, "Comparison": estimators.Comparison}
 
 
