@@ -51,9 +51,11 @@ class PPOConfig(ActorCriticConfig):
 
     learning_rate: float = 0.01
     """Step size of the optimiser (Adam by default), for every minibatch step."""
-    lam: float = 0.95
+    gamma: float = 0.995
+    """Discount factor in [0, 1] of the returns, the critic and GAE (evaluation reports undiscounted returns)."""
+    lam: float = 0.9
     """λ of GAE in [0, 1] (as in :class:`pgbook.actor_critic.ActorCriticConfig`)."""
-    batch_episodes: int = 8
+    batch_episodes: int = 4
     """Whole episodes per batch (one per parallel environment); each batch is used for several epochs."""
     critic_features: str = "quadratic"
     """Features of the linear critic: ``"linear"`` or ``"quadratic"`` (:func:`pgbook.actor_critic.critic_features`)."""
