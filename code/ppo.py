@@ -195,8 +195,8 @@ class PPOLearner(ActorCriticLearner):
         self.history.append(metrics)
         se = metrics["return_std"] / np.sqrt(episodes.n)
         if self.watch.observe(iteration, metrics["return_mean"], spread[1], se):
-            self.status, self.message = "collapsed", self.watch.message(iteration, learning_rate_hint(
-                config.learning_rate) + " or clip_range")
+            hint = f"{learning_rate_hint(config.learning_rate)}, or lower clip_range (now {config.clip_range:g})"
+            self.status, self.message = "collapsed", self.watch.message(iteration, hint)
         return metrics
 
 

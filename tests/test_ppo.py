@@ -100,3 +100,11 @@ def test_ppo_defaults_do_not_follow_the_actor_critic_s():
     for f in fields(ActorCriticConfig):
         if f.name in ActorCriticConfig.__dict__["__annotations__"]:
             assert f.name in own, f"PPOConfig should declare its own default for {f.name}"
+
+
+def test_collapse_stops_with_advice():
+    from pgbook.training import TrainingCollapsedWarning
+    with pytest.warns(TrainingCollapsedWarning, match="clip_range"):
+        result = train(learning_rate=1e6, max_iterations=20, progress=False)
+    assert result.collapsed and result.iterations < 20
+    assert "lower learning_rate" in result.message and "lower clip_range (now 0.2)" in result.message
