@@ -31,6 +31,7 @@ _SUBMODULES = (
     "mlp",
     "natural",
     "optim",
+    "ppo",
     "pathwise",
     "plotting",
     "policies",
@@ -43,6 +44,7 @@ _SUBMODULES = (
     "symbolic",
     "trajectory_distribution",
     "training",
+    "trust_region",
     "vi",
     "widgets",
 )

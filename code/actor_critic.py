@@ -44,8 +44,8 @@ from .rollout import episode_cap
 from .signals import gae, value_residuals
 from .training import divergence_message, learning_rate_hint
 
-__all__ = ["ActorCriticConfig", "ActorCriticLearner", "train", "critic_features", "CRITIC_FEATURES",
-           "CRITIC_TARGETS"]
+__all__ = ["ActorCriticConfig", "ActorCriticLearner", "train", "critic_features", "entropy_gradient",
+           "CRITIC_FEATURES", "CRITIC_TARGETS"]
 
 #: The values of :attr:`ActorCriticConfig.critic_features`.
 CRITIC_FEATURES = ("linear", "quadratic")
@@ -132,16 +132,23 @@ def critic_features(states, horizon: int, kind: str = "quadratic", gamma: float 
     return np.concatenate(parts, axis=-1)
 
 
-def _entropy_gradient(policy, theta, episodes: Episodes) -> np.ndarray:
-    """Gradient of the mean entropy of pi(.|s_t) over the batch's steps, for a linear softmax:
-    dH/dz_k = -p_k (log p_k + H) at the logits z, chained through z = [x, 1] @ theta."""
-    x = episodes.states[episodes.mask]
+def entropy_gradient(policy, theta, states) -> np.ndarray:
+    """Gradient in ``theta`` of the mean entropy of :math:`\\pi_\\theta(\\cdot\\mid s)` over the
+    observations ``states`` (N, d), for a :class:`pgbook.policies.LinearSoftmax`:
+    :math:`\\partial H/\\partial z_k = -p_k(\\log p_k + H)` at the logits :math:`z`, chained
+    through :math:`z = [x, 1]\\,\\theta`.  Used for the entropy bonus of the actor-critic and PPO."""
+    x = np.asarray(states, dtype=float)
     log_p = log_softmax(policy.logits(theta, x))
     p = np.exp(log_p)
     H = -(p * log_p).sum(axis=-1, keepdims=True)
     dz = -p * (log_p + H)
     X = np.concatenate([x, np.ones((len(x), 1))], axis=1) if policy.bias else x
     return X.T @ dz / max(len(x), 1)
+
+
+def _entropy_gradient(policy, theta, episodes: Episodes) -> np.ndarray:
+    """:func:`entropy_gradient` over the valid steps of a batch."""
+    return entropy_gradient(policy, theta, episodes.states[episodes.mask])
 
 
 class ActorCriticLearner(ReinforceLearner):

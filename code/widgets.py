@@ -1,7 +1,8 @@
-"""A control panel for REINFORCE runs, built from core ipywidgets only.
+"""A control panel for REINFORCE, actor-critic and PPO runs, built from core ipywidgets only.
 
-:class:`TrainingPanel` shows controls for the main fields of
-:class:`pgbook.reinforce.ReinforceConfig`, Train / Stop / Clear buttons, a progress bar and the
+:class:`TrainingPanel` shows a choice of trainer (:data:`TRAINERS`), controls for the main fields of
+its config (:class:`pgbook.reinforce.ReinforceConfig`; the actor-critic's and PPO's configs share
+the general ones), Train / Stop / Clear buttons, a progress bar and the
 learning curves, redrawn *in place* several times a second (one matplotlib figure rendered to PNG
 into an ``ipywidgets.Image``; no ipympl and nothing fetched from the internet, so it works in
 Jupyter, Colab and Binder, also offline).  Each environment gets its own plot, with its own y-axis
@@ -41,11 +42,22 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import plotting
-from .reinforce import BASELINES, OPTIMISERS, ReinforceConfig, train
+from .actor_critic import ActorCriticConfig
+from .ppo import PPOConfig
+from .reinforce import BASELINES, OPTIMISERS, ReinforceConfig, RunConfig, train
 
-__all__ = ["TrainingPanel", "ENV_DEFAULTS", "estimator_label"]
+__all__ = ["TrainingPanel", "ENV_DEFAULTS", "TRAINERS", "estimator_label"]
 
-#: Settings the panel loads into its controls when an environment is chosen (ReinforceConfig
+#: The trainers the panel offers, by the name its dropdown shows, with their config classes.
+#: Choosing one loads its config's defaults into the general controls (for REINFORCE: the
+#: environment's :data:`ENV_DEFAULTS`); the REINFORCE-only controls (baseline, reward-to-go,
+#: discount weighting, normalisation) are disabled for the other two.
+TRAINERS = {"REINFORCE": ReinforceConfig, "actor-critic": ActorCriticConfig, "PPO": PPOConfig}
+#: The controls every trainer's config reads (the others are REINFORCE's own).
+GENERAL_FIELDS = ("policy", "learning_rate", "optimiser", "gamma", "batch_episodes")
+REINFORCE_FIELDS = ("baseline", "reward_to_go", "discount_weighting", "normalise_returns")
+
+#: Settings the panel loads into its controls when an environment is chosen for REINFORCE (ReinforceConfig
 #: fields, plus ``max_env_steps``, the step budget).  With them each environment reaches its reward
 #: threshold (a batch mean return of 475, or -100) within the step budget; ``tests/test_widgets.py``
 #: checks it over several seeds (a slow test).
@@ -75,13 +87,19 @@ ENV_DEFAULTS = {
 BASELINE_NAMES = {"none": "no baseline", "batch-mean": "batch-mean baseline", "value": "value baseline"}
 
 
-def estimator_label(config: ReinforceConfig) -> str:
+def estimator_label(config: RunConfig) -> str:
     """The estimator of a run in the book's notation, as matplotlib mathtext.
 
     ``"$G_t - b$, value baseline"`` (the default), ``"$G_t$, no baseline"``,
     ``"$R(\\tau)$, no baseline"``, ``"$\\gamma^t (G_t - b)$, value baseline"`` (with
     ``discount_weighting``); ``", normalised"`` is added when ``normalise_returns`` is on.
+    An actor-critic run is ``"actor-critic, GAE $\\lambda$ = 0.95"``, a PPO run
+    ``"PPO, GAE $\\lambda$ = 0.9, $\\xi$ = 0.2"``.
     """
+    if isinstance(config, PPOConfig):
+        return f"PPO, GAE $\\lambda$ = {config.lam:g}, $\\xi$ = {config.clip_range:g}"
+    if isinstance(config, ActorCriticConfig):
+        return f"actor-critic, GAE $\\lambda$ = {config.lam:g}"
     psi = "G_t" if config.reward_to_go else r"R(\tau)"
     weight = psi if config.baseline == "none" else f"{psi} - b"
     if config.reward_to_go and config.discount_weighting:
@@ -90,7 +108,7 @@ def estimator_label(config: ReinforceConfig) -> str:
     return text + ", normalised" if config.normalise_returns else text
 
 
-def _settings(config: ReinforceConfig) -> dict:
+def _settings(config: RunConfig) -> dict:
     """The other settings of a run, by group, as short mathtext phrases (legend and caption)."""
     policy = "linear policy" if config.policy == "linear" else f"MLP policy ({config.hidden} hidden)"
     rule = "Adam" if config.optimiser == "adam" else "SGD"
@@ -102,7 +120,8 @@ def _settings(config: ReinforceConfig) -> dict:
 
 def _plain(text: str) -> str:
     """Mathtext to plain Unicode, for the HTML status line."""
-    for old, new in (("$", ""), (r"\alpha", "α"), (r"\gamma", "γ"), (r"\tau", "τ"), (" - b", " − b")):
+    for old, new in (("$", ""), (r"\alpha", "α"), (r"\gamma", "γ"), (r"\tau", "τ"), (r"\lambda", "λ"), (r"\xi", "ξ"),
+                     (" - b", " − b")):
         text = text.replace(old, new)
     return text
 
@@ -129,12 +148,12 @@ def _steps_tick(x, _pos) -> str:
 
 
 class TrainingPanel:
-    """Widgets to configure, run, stop and compare REINFORCE runs.
+    """Widgets to configure, run, stop and compare REINFORCE, actor-critic and PPO runs.
 
     Parameters
     ----------
-    config : ReinforceConfig, optional
-        Starting values of the controls (default ``ReinforceConfig()``).
+    config : ReinforceConfig, ActorCriticConfig or PPOConfig, optional
+        Starting trainer and values of the controls (default ``ReinforceConfig()``).
     env_ids : sequence of str
         Environments offered in the dropdown; choosing one loads its :data:`ENV_DEFAULTS`.
     max_env_steps : int, optional
@@ -180,11 +199,16 @@ class TrainingPanel:
     #: Width of the live figure (inches; it is drawn at 100 dpi) and height of its plots.
     FIG_WIDTH, AXES_HEIGHT, DPI = 7.2, 2.5, 100
 
-    def __init__(self, config: ReinforceConfig | None = None, env_ids=("CartPole-v1", "Acrobot-v1"),
+    def __init__(self, config: RunConfig | None = None, env_ids=("CartPole-v1", "Acrobot-v1"),
                  max_env_steps: int | None = None, stop_at_target: bool = True, redraw_seconds: float = 0.1,
                  max_draw_share: float = 0.25):
         base = (config or ReinforceConfig()).validate()
+        trainer = next((name for name, cls in TRAINERS.items() if type(base) is cls), None)
+        if trainer is None:
+            raise ValueError(f"config must be one of {', '.join(c.__name__ for c in TRAINERS.values())}, "
+                             f"got {type(base).__name__}")
         self._base = base
+        reinforce = base if isinstance(base, ReinforceConfig) else ReinforceConfig()
         self.redraw_seconds = float(redraw_seconds)
         if not self.redraw_seconds > 0:
             raise ValueError(f"redraw_seconds must be positive, got {redraw_seconds!r}")
@@ -200,6 +224,8 @@ class TrainingPanel:
         layout = W.Layout(width="22em")
         baselines = [(BASELINE_NAMES[b].replace(" baseline", ""), b) for b in BASELINES]
         self.controls = {
+            "trainer": W.Dropdown(options=list(TRAINERS), value=trainer, description="trainer", style=style,
+                                  layout=layout),
             "env_id": W.Dropdown(options=env_ids, value=base.env_id, description="environment", style=style,
                                  layout=layout),
             "policy": W.Dropdown(options=["linear", "mlp"], value=base.policy, description="policy", style=style,
@@ -213,11 +239,11 @@ class TrainingPanel:
                                         style=style, layout=layout),
             "batch_episodes": W.IntSlider(value=base.batch_episodes or 16, min=2, max=64, step=1,
                                           description="episodes/batch", style=style, layout=layout),
-            "baseline": W.Dropdown(options=baselines, value=base.baseline, description="baseline",
+            "baseline": W.Dropdown(options=baselines, value=reinforce.baseline, description="baseline",
                                    style=style, layout=layout),
-            "reward_to_go": W.Checkbox(value=base.reward_to_go, description="reward-to-go"),
-            "discount_weighting": W.Checkbox(value=base.discount_weighting, description="γ^t weighting"),
-            "normalise_returns": W.Checkbox(value=base.normalise_returns, description="normalise returns"),
+            "reward_to_go": W.Checkbox(value=reinforce.reward_to_go, description="reward-to-go"),
+            "discount_weighting": W.Checkbox(value=reinforce.discount_weighting, description="γ^t weighting"),
+            "normalise_returns": W.Checkbox(value=reinforce.normalise_returns, description="normalise returns"),
             "seed": W.BoundedIntText(value=base.seed, min=0, max=2**31 - 1, description="seed", style=style,
                                      layout=layout),
             "max_env_steps": W.IntSlider(value=max_env_steps, min=10_000, max=1_000_000, step=10_000,
@@ -274,11 +300,13 @@ class TrainingPanel:
         self.clear_button.on_click(lambda _: self.clear())
         self.x_axis.observe(lambda _: self.redraw(), names="value")
         self.controls["env_id"].observe(self._env_changed, names="value")
+        self.controls["trainer"].observe(self._trainer_changed, names="value")
+        self._enable_reinforce_controls(trainer == "REINFORCE")
         self.replay_button.on_click(lambda _: self.replay())
         self.replay_slider.observe(self._replay_frame, names="value")
 
         c = self.controls
-        left = W.VBox([c["env_id"], c["policy"], c["learning_rate"], c["optimiser"], c["gamma"],
+        left = W.VBox([c["trainer"], c["env_id"], c["policy"], c["learning_rate"], c["optimiser"], c["gamma"],
                        c["batch_episodes"], c["max_env_steps"]])
         right = W.VBox([c["baseline"], c["seed"], c["reward_to_go"], c["discount_weighting"],
                         c["normalise_returns"], c["stop_at_target"]])
@@ -318,32 +346,58 @@ class TrainingPanel:
         return Image(data=buf.getvalue(), format="png", retina=True)
 
     # ------------------------------------------------------------------ config
-    def config(self) -> ReinforceConfig:
-        """The :class:`ReinforceConfig` the controls describe (validated)."""
+    def config(self) -> RunConfig:
+        """The config the controls describe (validated): a :class:`ReinforceConfig`, or the
+        :class:`pgbook.actor_critic.ActorCriticConfig` or :class:`pgbook.ppo.PPOConfig` of the
+        chosen trainer, whose own fields keep the starting config's values or their defaults."""
         c = self.controls
-        return self._base.replace(
+        cls = TRAINERS[c["trainer"].value]
+        base = self._base if type(self._base) is cls else cls(max_seconds=self._base.max_seconds)
+        general = dict(
             env_id=c["env_id"].value, policy=c["policy"].value, learning_rate=float(c["learning_rate"].value),
             optimiser=c["optimiser"].value, gamma=float(c["gamma"].value),
-            batch_episodes=int(c["batch_episodes"].value), batch_steps=None, baseline=c["baseline"].value,
-            reward_to_go=bool(c["reward_to_go"].value), discount_weighting=bool(c["discount_weighting"].value),
-            normalise_returns=bool(c["normalise_returns"].value), seed=int(c["seed"].value),
+            batch_episodes=int(c["batch_episodes"].value), seed=int(c["seed"].value),
             max_env_steps=int(c["max_env_steps"].value), max_iterations=100_000,
-            max_seconds=self._base.max_seconds or self.MAX_SECONDS, progress=False,
-        ).validate()
+            max_seconds=self._base.max_seconds or self.MAX_SECONDS, progress=False)
+        if cls is ReinforceConfig:
+            general.update(batch_steps=None, baseline=c["baseline"].value, reward_to_go=bool(c["reward_to_go"].value),
+                           discount_weighting=bool(c["discount_weighting"].value),
+                           normalise_returns=bool(c["normalise_returns"].value))
+        return base.replace(**general).validate()
+
+    def _enable_reinforce_controls(self, enabled: bool):
+        for name in REINFORCE_FIELDS:
+            self.controls[name].disabled = not enabled
+
+    def _load_defaults(self):
+        """Load the chosen trainer's settings into the general controls: for REINFORCE the
+        environment's :data:`ENV_DEFAULTS`, for the others their config's defaults."""
+        name, env_id = self.controls["trainer"].value, self.controls["env_id"].value
+        if name == "REINFORCE":
+            defaults = ENV_DEFAULTS.get(env_id)
+            if not defaults:
+                return
+            where = f"with which {env_id} learns"
+        else:
+            config = TRAINERS[name]()
+            defaults = {field: getattr(config, field) for field in GENERAL_FIELDS}
+            where = f"of the {name} trainer (its defaults)"
+        for field, value in defaults.items():
+            self.controls[field].value = value
+        self.status.value = f"Loaded the settings {where}. Press <b>Train</b>."
+
+    def _trainer_changed(self, change):
+        self._enable_reinforce_controls(change["new"] == "REINFORCE")
+        self._load_defaults()
 
     def _env_changed(self, change):
-        env_id = change["new"]
-        defaults = ENV_DEFAULTS.get(env_id)
-        if defaults:
-            for name, value in defaults.items():
-                self.controls[name].value = value
-            self.status.value = f"Loaded the settings with which {env_id} learns. Press <b>Train</b>."
+        self._load_defaults()
         with self._lock:
             self._version += 1
         self.redraw()
 
     # ------------------------------------------------------------------ running
-    def run(self, config: ReinforceConfig | None = None):
+    def run(self, config: RunConfig | None = None):
         """Train with the panel's settings (or ``config``) in the calling thread; return the TrainResult.
 
         Updates the curve several times a second while it runs (then the progress bar and the status
@@ -401,7 +455,8 @@ class TrainingPanel:
             return self._stop.is_set() or reached
 
         try:
-            result = train(cfg, callback)
+            trainer = train if type(cfg) is ReinforceConfig else cfg.trainer()
+            result = trainer(cfg, callback)
         except KeyboardInterrupt:
             self._finish(current, None, t0, "interrupted")
             raise

@@ -253,7 +253,7 @@ def test_bad_config_fields_are_named(field, value, match):
         ReinforceConfig().replace(learning_rat=0.1)
 
 
-@pytest.mark.parametrize("config_class", ["reinforce.ReinforceConfig", "actor_critic.ActorCriticConfig",
+@pytest.mark.parametrize("config_class", ["reinforce.ReinforceConfig", "actor_critic.ActorCriticConfig", "ppo.PPOConfig",
                                           "es.ESConfig", "vi.VIConfig"])
 def test_every_config_field_is_documented(config_class):
     import importlib

@@ -328,3 +328,30 @@ def test_replay_control_plays_the_selected_runs_latest_policy():
     assert f"{episode.length} steps" in panel.replay_status.value
     panel.clear()
     assert panel.replay_button.disabled and panel.replay_choice.options == ()
+
+
+def test_the_trainer_dropdown_runs_ppo_and_the_actor_critic():
+    from pgbook.actor_critic import ActorCriticConfig
+    from pgbook.ppo import PPOConfig
+    panel = _small_panel()
+    assert list(panel.controls["trainer"].options) == ["REINFORCE", "actor-critic", "PPO"]
+    assert not panel.controls["baseline"].disabled
+    panel.controls["trainer"].value = "PPO"
+    cfg = panel.config()
+    assert type(cfg) is PPOConfig and cfg.max_env_steps == 10_000 and cfg.seed == pgbook.book_seed()
+    for name in ("learning_rate", "gamma", "batch_episodes"):   # PPO's own defaults, loaded
+        assert getattr(cfg, name) == getattr(PPOConfig(), name), name
+    assert panel.controls["baseline"].disabled and "PPO" in panel.status.value
+    result = panel.run()
+    assert "approx_kl" in result.history[0] and type(panel.runs[0]["config"]) is PPOConfig
+    assert panel.runs[0]["label"].startswith("#1 PPO, GAE λ = 0.9, ξ = 0.2")
+    panel.controls["trainer"].value = "actor-critic"
+    panel.run()
+    assert type(panel.runs[1]["config"]) is ActorCriticConfig
+    assert "explained_variance" in panel.runs[1]["result"].history[0]
+    labels = [t.get_text() for t in panel._fig.legends[0].get_texts()]
+    assert labels[0].startswith(r"#1 PPO, GAE $\lambda$ = 0.9") and labels[1].startswith("#2 actor-critic")
+    panel.controls["trainer"].value = "REINFORCE"
+    assert not panel.controls["baseline"].disabled
+    assert type(panel.config()) is ReinforceConfig
+    assert panel.config().learning_rate == ENV_DEFAULTS["CartPole-v1"]["learning_rate"]
