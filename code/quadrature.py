@@ -4,9 +4,9 @@ For :math:`x \\sim \\mathcal N(\\mu, \\operatorname{diag}\\sigma^2)` write :math
 with :math:`\\varepsilon \\sim \\mathcal N(0, I)`.  An expectation under the standard normal is
 replaced by a weighted sum over fixed nodes,
 
-.. math::  \\mathbb E[h(\\varepsilon)] \\approx \\sum_i \\rho_i\\, h(\\nu_i),
+.. math::  \\mathbb E[h(\\varepsilon)] \\approx \\sum_i \\varpi_i\\, h(\\nu_i),
 
-with the nodes :math:`\\nu_i` and weights :math:`\\rho_i` of the probabilists' Hermite polynomials
+with the nodes :math:`\\nu_i` and weights :math:`\\varpi_i` of the probabilists' Hermite polynomials
 (``numpy.polynomial.hermite_e.hermegauss``, weights normalised to sum to one).  With ``order``
 nodes the rule is exact for polynomials of degree up to ``2 * order - 1``; in d dimensions
 :func:`gaussian_expectation` uses the tensor-product grid of ``order ** d`` nodes, exact for
@@ -61,8 +61,8 @@ def _checked_order(order) -> int:
 
 
 def gauss_hermite(order: int = DEFAULT_ORDER) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes :math:`\\nu_i` (order,) and weights :math:`\\rho_i` (order,) with
-    :math:`\\sum_i \\rho_i h(\\nu_i) = \\mathbb E[h(\\varepsilon)]`, :math:`\\varepsilon \\sim \\mathcal N(0, 1)`;
+    """Nodes :math:`\\nu_i` (order,) and weights :math:`\\varpi_i` (order,) with
+    :math:`\\sum_i \\varpi_i h(\\nu_i) = \\mathbb E[h(\\varepsilon)]`, :math:`\\varepsilon \\sim \\mathcal N(0, 1)`;
     returned as ``(nodes, weights)``.
 
     Exact for polynomials ``h`` of degree up to ``2 * order - 1``.  Raises ValueError unless
