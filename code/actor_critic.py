@@ -25,6 +25,25 @@ the episode cap.  The time features are what makes the critic right at the time 
 is the return of an episode of at most :math:`H` steps, so after the last step (termination or
 truncation alike) there is nothing left to gain, the value there is 0 and no bootstrapping is
 needed; a critic that sees them can learn that the value falls as the limit approaches.
+
+**Batches without information** (``skip_uninformative``, on by default).  When every episode of a
+batch has the same length and the same reward at every step (:func:`uninformative`), every
+episode has the same :math:`G_t` at every step whatever its actions were, and the batch says
+nothing about which actions are better.  This is the usual first batch on Acrobot-v1: the
+uniform policy reaches the goal in about 1.4% of its 500-step episodes (28 of 2,000 measured),
+so a batch of 16 has no success at all with probability about 0.8.  The critic, which sees the
+time left, fits such a batch's :math:`G_t` up to its ridge, and what remains of the advantages
+is that fit's residue (a spread of about 1e-4 to 1e-2 against 27 for :math:`G_t`).  Normalised
+to unit spread it becomes a full-sized step in a direction no action caused, and Adam, which
+scales each coordinate by its own running size, would take that step even without
+normalisation: batch after batch the policy drifted away from uniform and grew sure of itself
+(on seed 2 of ``benchmarks/actor_critic.py``: 38 batches, every episode -500, entropy from 1.10
+down to 0.001, until the budget ran out).  So on such a batch the learner takes no step at all:
+the critic is refitted and the metrics recorded (``uninformative`` is True in them), but the
+parameters and the optimiser's state stay as they were; a step of the optimiser with a zero
+gradient would still move the parameters by Adam's momentum.  The entropy bonus is left out on
+such a batch for the same reason.  On CartPole-v1 a batch is uninformative only when all its
+episodes reach the 500-step limit, where there is nothing left to gain either.
 """
 from __future__ import annotations
 
@@ -44,8 +63,8 @@ from .rollout import episode_cap
 from .signals import gae, value_residuals
 from .training import divergence_message, learning_rate_hint
 
-__all__ = ["ActorCriticConfig", "ActorCriticLearner", "train", "critic_features", "CRITIC_FEATURES",
-           "CRITIC_TARGETS"]
+__all__ = ["ActorCriticConfig", "ActorCriticLearner", "train", "critic_features", "uninformative",
+           "CRITIC_FEATURES", "CRITIC_TARGETS"]
 
 #: The values of :attr:`ActorCriticConfig.critic_features`.
 CRITIC_FEATURES = ("linear", "quadratic")
@@ -78,6 +97,11 @@ class ActorCriticConfig(RunConfig):
     """Ridge of the critic's least-squares fit (per step, on standardised scale-free terms)."""
     normalise_advantages: bool = True
     """Centre and scale the advantages of the batch to mean 0 and standard deviation 1."""
+    skip_uninformative: bool = True
+    """Take no step (and leave the optimiser's state alone) on a batch whose episodes all have the
+    same length and the same reward at every step (:func:`uninformative`), such as a batch of
+    Acrobot-v1 episodes that all time out: its advantages are only the critic's fitting error
+    (see the module's docstring)."""
     entropy_coef: float = 0.0
     """Weight of the entropy bonus: the step follows grad J + entropy_coef * grad of the mean
     entropy of pi(.|s_t) over the batch's steps (linear softmax policy only)."""
@@ -93,6 +117,7 @@ class ActorCriticConfig(RunConfig):
         check_choice(self.critic_target, CRITIC_TARGETS, "critic_target")
         check_nonnegative(self.critic_ridge, "critic_ridge")
         check_bool(self.normalise_advantages, "normalise_advantages")
+        check_bool(self.skip_uninformative, "skip_uninformative")
         check_nonnegative(self.entropy_coef, "entropy_coef")
         if self.entropy_coef > 0 and self.policy != "linear":
             raise ValueError("entropy_coef > 0 needs policy='linear' (the entropy gradient is written for "
@@ -130,6 +155,17 @@ def critic_features(states, horizon: int, kind: str = "quadratic", gamma: float 
     t = np.broadcast_to(time_features[None], (n, T, 2))
     parts = [np.ones((n, T, 1)), x] + ([x**2] if kind == "quadratic" else []) + [t]
     return np.concatenate(parts, axis=-1)
+
+
+def uninformative(episodes: Episodes) -> bool:
+    """True if every episode of the batch has the same length and the same reward at every step:
+    then every episode has the same reward-to-go at every step, whatever actions it took, and the
+    batch says nothing about which actions are better."""
+    mask = episodes.mask
+    if not np.all(mask == mask[:1]):
+        return False
+    rewards = np.where(mask, episodes.rewards, 0.0)
+    return bool(np.all(rewards == rewards[:1]))
 
 
 def _entropy_gradient(policy, theta, episodes: Episodes) -> np.ndarray:
@@ -178,6 +214,7 @@ class ActorCriticLearner(ReinforceLearner):
         config, policy, theta, mask = self.config, self.policy, self.theta, episodes.mask
         if not self.accept(episodes, iteration):
             return None
+        flat = config.skip_uninformative and uninformative(episodes)
         try:
             with np.errstate(all="ignore"):  # non-finite values are caught just below
                 G = psi(episodes.rewards, config.gamma, mask)
@@ -190,11 +227,11 @@ class ActorCriticLearner(ReinforceLearner):
                 value_error = float(np.mean((G - V)[mask] ** 2))
                 explained = 1.0 - value_error / max(float(np.var(G[mask])), 1e-12)
                 weight = normalised(advantage, mask) if config.normalise_advantages else advantage
-                weight = np.where(mask, weight, 0.0)
+                weight = np.where(mask & ~flat, weight, 0.0)
                 score = step_scores(policy, theta, episodes)
                 samples = policy_gradient_samples(score, weight, None, None, mask)
                 grad = samples.mean(axis=0)
-                if config.entropy_coef > 0:
+                if config.entropy_coef > 0 and not flat:
                     grad = grad + config.entropy_coef * _entropy_gradient(policy, theta, episodes)
                 spread = policy_spread(policy, theta, episodes)
         except (NonFiniteError, np.linalg.LinAlgError):
@@ -202,7 +239,7 @@ class ActorCriticLearner(ReinforceLearner):
         if not (np.all(np.isfinite(samples)) and np.all(np.isfinite(grad))):
             self.diverge("the gradient", iteration)
             return None
-        if not self.step(grad):
+        if not flat and not self.step(grad):
             self.diverge("the parameters", iteration)
             return None
         target = G if config.critic_target == "return" else advantage + V
@@ -215,6 +252,7 @@ class ActorCriticLearner(ReinforceLearner):
         metrics["value_error"] = value_error
         metrics["explained_variance"] = explained
         metrics["advantage_std"] = float(advantage[mask].std())
+        metrics["uninformative"] = flat
         self.history.append(metrics)
         se = metrics["return_std"] / np.sqrt(episodes.n)
         if self.watch.observe(iteration, metrics["return_mean"], spread[1], se):
