@@ -27,11 +27,10 @@ from typing import Callable
 import numpy as np
 
 from ._validate import NonFiniteError, check_bool, check_positive, check_positive_int
-from .actor_critic import ActorCriticConfig, ActorCriticLearner, entropy_gradient
-from .estimators import policy_gradient_samples, psi, step_scores
-from .reinforce import TrainResult, make_policy, normalised, policy_spread, run_learner
+from .actor_critic import ActorCriticConfig, ActorCriticLearner, CriticBatch, entropy_gradient
+from .estimators import policy_gradient_samples, step_scores
+from .reinforce import TrainResult, make_policy, run_learner
 from .rollout import episode_cap
-from .signals import gae, value_residuals
 from .training import divergence_message, learning_rate_hint
 from .trust_region import clipped_gradient
 
@@ -65,6 +64,14 @@ class PPOConfig(ActorCriticConfig):
     """Ridge of the critic's least-squares fit (per step)."""
     normalise_advantages: bool = True
     """Centre and scale the advantages of the batch to mean 0 and standard deviation 1."""
+    skip_uninformative: bool = False
+    """Run no epochs on a batch whose episodes all have the same length and the same reward at every
+    step (:func:`pgbook.actor_critic.uninformative`), whose advantages are only the critic's fitting
+    error.  Off by default, unlike the actor-critic: PPO's steps on such a batch are held small by
+    the clip and ``target_kl``, and with 4 episodes per batch most early Acrobot-v1 batches are
+    such batches.  Measured on Acrobot-v1, seeds 0 to 4, 500 000 environment steps: with the check
+    5 of 5 solved, median 70 736 steps (42 776 to 81 700); without it 5 of 5, median 21 428
+    (14 916 to 187 940)."""
     entropy_coef: float = 0.0
     """Weight of the entropy bonus added to the clipped objective (linear softmax policy only)."""
     clip_range: float = 0.2
@@ -145,59 +152,38 @@ class PPOLearner(ActorCriticLearner):
                 break
         return epoch, approx_kl, clip_fraction
 
-    def update(self, episodes, iteration: int, start: float, cpu_start: float):
-        """One iteration on ``episodes``: advantages, the epochs of minibatch steps, critic refit, metrics."""
-        config, policy, theta, mask = self.config, self.policy, self.theta, episodes.mask
-        if not self.accept(episodes, iteration):
-            return None
+    def improve(self, episodes, batch: CriticBatch, iteration: int):
+        """The policy's part of an iteration: the epochs of clipped minibatch steps on the batch's
+        valid steps (none on an uninformative batch).  Returns ``(samples, grad, extra metrics)``,
+        with ``samples`` the ordinary policy gradient of each episode at the batch's start (the
+        clipped objective's gradient there, summed per episode: its size and spread are reported as
+        for the other trainers), or None after marking the run diverged."""
+        policy, theta, mask = self.policy, self.theta, episodes.mask
         try:
             with np.errstate(all="ignore"):  # non-finite values are caught just below
-                G = psi(episodes.rewards, config.gamma, mask)
-                phi = self.features(episodes)
-                if self.critic_w is None:  # the first batch: fit the critic on it before using it
-                    self.fit_critic(phi, G, mask)
-                V = self.values(episodes, phi)
-                advantage = gae(value_residuals(episodes.rewards, V, mask, config.gamma), config.gamma,
-                                config.lam, mask)
-                value_error = float(np.mean((G - V)[mask] ** 2))
-                explained = 1.0 - value_error / max(float(np.var(G[mask])), 1e-12)
-                weight = normalised(advantage, mask) if config.normalise_advantages else advantage
-                weight = np.where(mask, weight, 0.0)
-                # the ordinary policy gradient at the batch's start (the clipped objective's gradient
-                # there, summed per episode): its size and spread are reported as for the other trainers
-                samples = policy_gradient_samples(step_scores(policy, theta, episodes), weight, None, None, mask)
-                spread = policy_spread(policy, theta, episodes)
+                samples = policy_gradient_samples(step_scores(policy, theta, episodes), batch.weight, None, None,
+                                                  mask)
                 states, actions = episodes.states[mask], episodes.actions[mask]
                 log_prob_old = policy.log_prob(theta, states, actions)
-        except (NonFiniteError, np.linalg.LinAlgError):
+        except NonFiniteError:
             samples = np.array([np.nan])
         if not np.all(np.isfinite(samples)):
             self.diverge("the gradient", iteration)
             return None
+        if batch.uninformative:
+            return samples, samples.mean(axis=0), {"epochs_run": 0, "approx_kl": 0.0, "clip_fraction": 0.0}
         try:
-            done = self.epochs(states, actions, log_prob_old, weight[mask])
+            done = self.epochs(states, actions, log_prob_old, batch.weight[mask])
         except NonFiniteError:
             self.diverge("the clipped objective's gradient", iteration)
             return None
         if done is None:
             self.diverge("the parameters", iteration)
             return None
-        target = G if config.critic_target == "return" else advantage + V
-        try:
-            self.fit_critic(phi, target, mask)
-        except (NonFiniteError, np.linalg.LinAlgError):
-            self.diverge("the critic", iteration)
-            return None
-        metrics = self.metrics(episodes, samples, samples.mean(axis=0), spread, iteration, start, cpu_start)
-        metrics.update(value_error=value_error, explained_variance=explained,
-                       advantage_std=float(advantage[mask].std()), epochs_run=done[0], approx_kl=done[1],
-                       clip_fraction=done[2])
-        self.history.append(metrics)
-        se = metrics["return_std"] / np.sqrt(episodes.n)
-        if self.watch.observe(iteration, metrics["return_mean"], spread[1], se):
-            hint = f"{learning_rate_hint(config.learning_rate)}, or lower clip_range (now {config.clip_range:g})"
-            self.status, self.message = "collapsed", self.watch.message(iteration, hint)
-        return metrics
+        return samples, samples.mean(axis=0), dict(zip(("epochs_run", "approx_kl", "clip_fraction"), done))
+
+    def collapse_hint(self) -> str:
+        return f"{learning_rate_hint(self.config.learning_rate)}, or lower clip_range (now {self.config.clip_range:g})"
 
 
 def train(config: PPOConfig | None = None, callback: Callable[[dict], bool | None] | None = None,

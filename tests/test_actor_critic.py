@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from pgbook import estimators, mdp, signals
-from pgbook.actor_critic import ActorCriticConfig, critic_features, train
+from pgbook.actor_critic import ActorCriticConfig, ActorCriticLearner, critic_features, train, uninformative
+from pgbook.episodes import Episodes
 from pgbook.experiments import time_to_solve
-from pgbook.policies import TabularSoftmax
+from pgbook.policies import LinearSoftmax, TabularSoftmax
 from pgbook.training import TrainingDivergedWarning
 
 TINY = dict(max_iterations=2, batch_episodes=4, progress=False)
@@ -120,7 +121,7 @@ def test_absurd_learning_rate_stops_with_advice():
 @pytest.mark.parametrize("field, value", [
     ("lam", 1.5), ("lam", "0.9"), ("critic_features", "cubic"), ("critic_target", "q"), ("learning_rate", 0.0),
     ("batch_episodes", 1), ("entropy_coef", -1.0), ("normalise_advantages", "yes"), ("seed", -1),
-    ("max_iterations", 0), ("env_id", 3), ("progress", "no"),
+    ("max_iterations", 0), ("env_id", 3), ("progress", "no"), ("skip_uninformative", "yes"),
 ])
 def test_bad_config_fields_are_named(field, value):
     with pytest.raises((ValueError, TypeError), match=field):
@@ -175,3 +176,50 @@ def test_train_many_runs_actor_critic_and_reinforce_side_by_side():
                                                           "ActorCriticConfig"]
     assert all(r.iterations == 2 for r in runs)
     assert "explained_variance" in runs[0].history[0] and "explained_variance" not in runs[1].history[0]
+
+
+# ----------------------------------------------------------------------------- batches without information
+def _timed_out_batch(n=6, T=40, seed=0):
+    """n episodes of T steps, reward -1 at every step (all cut at the limit), random states and actions."""
+    rng = np.random.default_rng(seed)
+    return Episodes(states=rng.standard_normal((n, T, 6)), actions=rng.integers(0, 3, (n, T)),
+                    rewards=-np.ones((n, T)), mask=np.ones((n, T), bool), env_steps=n * T)
+
+
+def test_uninformative_means_same_length_and_same_rewards():
+    ep = _timed_out_batch()
+    assert uninformative(ep)
+    rewards = ep.rewards.copy()
+    rewards[2, 17] = 0.0                                   # one reward differs
+    assert not uninformative(Episodes(ep.states, ep.actions, rewards, ep.mask))
+    mask = ep.mask.copy()
+    mask[4, 30:] = False                                   # one episode ends early
+    assert not uninformative(Episodes(ep.states, ep.actions, np.where(mask, ep.rewards, 0.0), mask))
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_no_actor_step_on_a_batch_without_information(skip):
+    ep = _timed_out_batch()
+    config = ActorCriticConfig(env_id="Acrobot-v1", skip_uninformative=skip)
+    learner = ActorCriticLearner(config, LinearSoftmax(6, 3), np.random.default_rng(0), 40)
+    theta0 = learner.theta.copy()
+    metrics = learner.update(ep, 1, 0.0, 0.0)
+    assert metrics["uninformative"] is skip
+    assert learner.critic_w is not None                    # the critic is fitted either way
+    if skip:                                               # no step and no optimiser state to replay later
+        np.testing.assert_array_equal(learner.theta, theta0)
+        assert learner.optimiser.t == 0 and metrics["grad_norm"] == 0.0
+    else:                                                  # the critic's residue, normalised, moves the policy
+        assert np.abs(learner.theta - theta0).max() > 0.1
+
+
+def test_a_batch_with_one_different_episode_still_steps():
+    ep = _timed_out_batch()
+    rewards, mask = ep.rewards.copy(), ep.mask.copy()
+    mask[1, 25:] = False                                   # episode 1 reaches the goal early
+    rewards = np.where(mask, rewards, 0.0)
+    learner = ActorCriticLearner(ActorCriticConfig(env_id="Acrobot-v1"), LinearSoftmax(6, 3),
+                                 np.random.default_rng(0), 40)
+    metrics = learner.update(Episodes(ep.states, ep.actions, rewards, mask, env_steps=ep.env_steps), 1, 0.0, 0.0)
+    assert metrics["uninformative"] is False and learner.optimiser.t == 1
+    assert np.abs(learner.theta).max() > 0.1
