@@ -23,7 +23,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 from docutils import nodes
 from docutils.core import publish_doctree
