@@ -99,8 +99,6 @@ class ActorCriticConfig(RunConfig):
     reaches the swings that built up the energy.  Measured with ``benchmarks/actor_critic.py``
     (300 000 environment steps, seeds 0 to 14): ``lam=0.95`` failed seed 2 with and without
     ``skip_uninformative``; ``lam=1.0`` with it solved all 15, without it only 2 of seeds 0 to 4."""
-    batch_episodes: int = 16
-    """Episodes per iteration (one per parallel environment)."""
     critic_features: str = "quadratic"
     """Features of the linear critic: ``"linear"`` [1, x, t/H, gamma**(H-t)] or ``"quadratic"``
     [1, x, x**2, t/H, gamma**(H-t)] (:func:`critic_features`; H is the episode cap)."""
@@ -124,9 +122,6 @@ class ActorCriticConfig(RunConfig):
         """Raise an error naming the first field with a bad value; return self."""
         super().validate()
         check_gamma(self.lam, "lam")
-        check_positive_int(self.batch_episodes, "batch_episodes")
-        if self.batch_episodes < 2:
-            raise ValueError("batch_episodes must be at least 2 (the variance estimate needs two episodes)")
         check_choice(self.critic_features, CRITIC_FEATURES, "critic_features")
         check_choice(self.critic_target, CRITIC_TARGETS, "critic_target")
         check_nonnegative(self.critic_ridge, "critic_ridge")
@@ -137,11 +132,6 @@ class ActorCriticConfig(RunConfig):
             raise ValueError("entropy_coef > 0 needs policy='linear' (the entropy gradient is written for "
                              "the linear softmax)")
         return self
-
-    @property
-    def envs_per_round(self) -> int:
-        """Number of environments stepped together."""
-        return self.batch_episodes
 
     def trainer(self) -> Callable:
         return train

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import gymnasium
 import numpy as np
@@ -113,6 +113,11 @@ class RunConfig(Config):
     ``"vector_entry_point"`` or ``"sync"``."""
     progress: bool | None = None
     """Progress bar: True, False, or None (a tqdm.auto bar that appears if the run lasts over 2 s)."""
+    batch_episodes: int | None = 16
+    """Episodes per iteration (one per parallel environment), at least 2."""
+
+    #: Whether ``batch_episodes=None`` (batches of a number of steps instead) is allowed.
+    batches_by_steps: ClassVar[bool] = False
 
     def validate(self):
         """Raise an error naming the first shared field with a bad value; return self."""
@@ -135,10 +140,23 @@ class RunConfig(Config):
         if self.max_episode_steps is not None:
             check_positive_int(self.max_episode_steps, "max_episode_steps")
         check_choice(self.vectorization_mode, VECTORIZATION_MODES, "vectorization_mode")
+        if self.batch_episodes is None:
+            if not self.batches_by_steps:
+                raise ValueError(f"batch_episodes must be an integer of at least 2 ({type(self).__name__} "
+                                 f"batches whole episodes), got None")
+        else:
+            check_positive_int(self.batch_episodes, "batch_episodes")
+            if self.batch_episodes < 2:
+                raise ValueError("batch_episodes must be at least 2 (the variance estimate needs two episodes)")
         if self.progress is not None and not isinstance(self.progress, (bool, np.bool_)):
             raise ArgumentTypeError(f"progress must be True, False or None, got {type(self.progress).__name__} "
                                     f"{self.progress!r}")
         return self
+
+    @property
+    def envs_per_round(self) -> int:
+        """Number of environments stepped together: one per episode of the batch."""
+        return self.batch_episodes
 
     def trainer(self) -> Callable:
         """The function that trains with this kind of config, ``trainer(config, callback)``
@@ -165,6 +183,7 @@ class ReinforceConfig(RunConfig):
 
     batch_episodes: int | None = 16
     """Episodes per iteration (one per parallel environment). Set it to None to batch by steps instead."""
+    batches_by_steps: ClassVar[bool] = True
     batch_steps: int | None = None
     """Minimum number of valid steps per iteration: whole rounds of ``num_envs`` episodes are played
     until the batch holds at least this many steps. Only used when ``batch_episodes`` is None."""
@@ -202,10 +221,6 @@ class ReinforceConfig(RunConfig):
         super().validate()
         if self.batch_episodes is None and self.batch_steps is None:
             raise ValueError("set batch_episodes or batch_steps (both are None)")
-        if self.batch_episodes is not None:
-            check_positive_int(self.batch_episodes, "batch_episodes")
-            if self.batch_episodes < 2:
-                raise ValueError("batch_episodes must be at least 2 (the variance estimate needs two episodes)")
         if self.batch_steps is not None:
             check_positive_int(self.batch_steps, "batch_steps")
         check_positive_int(self.num_envs, "num_envs")

@@ -120,7 +120,8 @@ def test_absurd_learning_rate_stops_with_advice():
 
 @pytest.mark.parametrize("field, value", [
     ("lam", 1.5), ("lam", "0.9"), ("critic_features", "cubic"), ("critic_target", "q"), ("learning_rate", 0.0),
-    ("batch_episodes", 1), ("entropy_coef", -1.0), ("normalise_advantages", "yes"), ("seed", -1),
+    ("batch_episodes", 1), ("batch_episodes", None), ("entropy_coef", -1.0), ("normalise_advantages", "yes"),
+    ("seed", -1),
     ("max_iterations", 0), ("env_id", 3), ("progress", "no"), ("skip_uninformative", "yes"),
 ])
 def test_bad_config_fields_are_named(field, value):

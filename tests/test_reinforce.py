@@ -254,6 +254,7 @@ def test_bad_config_fields_are_named(field, value, match):
 
 
 @pytest.mark.parametrize("config_class", ["reinforce.ReinforceConfig", "actor_critic.ActorCriticConfig", "ppo.PPOConfig",
+                                          "natural.NaturalConfig",
                                           "es.ESConfig", "vi.VIConfig"])
 def test_every_config_field_is_documented(config_class):
     import importlib
