@@ -54,6 +54,16 @@ __all__ = ["fisher_exact", "expected_kl", "natural_gradient", "conjugate_gradien
            "exact_ascent", "NaturalConfig", "NaturalLearner", "train"]
 
 
+def _theta_arg(policy, value, name: str) -> np.ndarray:
+    """``value`` checked as parameters of ``policy`` (real, finite, of its ``theta_shape``), with
+    errors that name the argument ``name``."""
+    value = check_finite(check_real_array(value, name), name)
+    shape = getattr(policy, "theta_shape", None)
+    if shape is not None and value.shape != tuple(shape):
+        raise ValueError(f"{name} must have the policy's parameter shape {tuple(shape)}, got {value.shape}")
+    return value
+
+
 def _flat_scores(mdp, policy, theta) -> np.ndarray:
     """The score at every state and action, flattened: shape (S, A, k)."""
     score = score_table(mdp, policy, theta)
@@ -82,7 +92,7 @@ def expected_kl(mdp, policy, theta, theta_new) -> float:
     :math:`\\Delta\\theta` it is :math:`\\tfrac12\\Delta\\theta^\\top F\\Delta\\theta` to second order (:func:`fisher_exact`)."""
     mdp = check_mdp(mdp)
     theta = check_policy_theta(policy, theta)
-    theta_new = check_policy_theta(policy, theta_new)
+    theta_new = _theta_arg(policy, theta_new, "theta_new")
     if theta_new.shape != theta.shape:
         raise ValueError(f"theta_new must have the shape of theta, {theta.shape}; got {theta_new.shape}")
     states = np.arange(mdp.n_states)
@@ -135,10 +145,11 @@ def conjugate_gradient(matvec: Callable[[np.ndarray], np.ndarray], b, iterations
         if rr <= stop:
             break
         Fp = np.asarray(matvec(p.reshape(shape)), dtype=float).reshape(-1)
-        if Fp.shape != b.shape or not np.all(np.isfinite(Fp)):
-            raise ValueError(f"matvec must return a finite array of shape {shape}, got "
-                             f"{np.shape(Fp)} with non-finite entries" if Fp.shape == b.shape else
-                             f"matvec must return an array of shape {shape}, got {Fp.size} entries")
+        if Fp.shape != b.shape:
+            raise ValueError(f"matvec must return an array of shape {shape} (that of b), got {Fp.size} entries")
+        if not np.all(np.isfinite(Fp)):
+            raise ValueError(f"matvec must return finite values, got {int(np.sum(~np.isfinite(Fp)))} NaN or "
+                             f"infinite entries of {Fp.size}")
         curvature = p @ Fp
         if curvature <= 0:  # p lies in F's null space: no further progress along it
             break
@@ -290,7 +301,7 @@ def exact_ascent(mdp, theta0, step: float, iterations: int, natural: bool = Fals
     with the fixed step size ``step`` :math:`= \\alpha`.  Returns an :class:`AscentPath`."""
     mdp = check_mdp(mdp)
     policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
-    theta = policy.check_theta(theta0).copy()
+    theta = policy.check_theta(_theta_arg(policy, theta0, "theta0")).copy()
     step = check_positive(step, "step")
     iterations = check_positive_int(iterations, "iterations")
     check_bool(natural, "natural")

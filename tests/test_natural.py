@@ -102,8 +102,36 @@ def test_bad_input_is_named(call, match):
 
 def test_expected_kl_rejects_a_theta_of_another_shape(tiny):
     mdp, policy, theta = tiny
-    with pytest.raises(ValueError, match="theta"):
+    with pytest.raises(ValueError, match="theta_new must have"):
         expected_kl(mdp, policy, theta, theta[:-1])
+    with pytest.raises(ValueError, match="theta_new must be finite"):
+        expected_kl(mdp, policy, theta, np.full_like(theta, np.nan))
+    with pytest.raises(ValueError, match="theta0 must have"):
+        exact_ascent(mdp, np.zeros((2, 3)), 1.0, 2)
+
+
+def test_conjugate_gradient_names_a_non_finite_product():
+    with pytest.raises(ValueError, match="matvec must return finite values, got 2 NaN"):
+        conjugate_gradient(lambda v: v * np.nan, np.ones(2))
+
+
+def test_the_null_space_of_F_changes_no_visited_state_and_the_gradient_avoids_it():
+    lake = M.frozen_lake_mdp()
+    policy = TabularSoftmax(lake.n_states, lake.n_actions)
+    theta = np.random.default_rng(2).normal(size=policy.theta_shape)
+    F = fisher_exact(lake, policy, theta)
+    w, vecs = np.linalg.eigh(F)
+    null = vecs[:, w < 1e-10 * w.max()]
+    d = M.discounted_visitation(lake, M.policy_table(lake, policy, theta))
+    visited = d > 0
+    assert 0 < visited.sum() < lake.n_states and null.shape[1] == theta.size - visited.sum() * 3
+    for v in null.T:
+        change = policy_change(lake, policy, theta, v.reshape(theta.shape))
+        assert np.abs(change[visited]).max() < 1e-10
+    # ...yet a null direction may change the policy where it never goes
+    assert max(np.abs(policy_change(lake, policy, theta, v.reshape(theta.shape))).max() for v in null.T) > 0.1
+    g = M.grad_J_theorem(lake, policy, theta).reshape(-1)
+    assert np.abs(null.T @ g).max() < 1e-12 * np.abs(g).max() and np.abs(g).max() > 1e-3
 
 
 # ------------------------------------------------------------------ chapter 15: parametrisations
