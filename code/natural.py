@@ -331,8 +331,6 @@ class NaturalConfig(RunConfig):
     for what the defaults achieve on CartPole-v1.
     """
 
-    batch_episodes: int = 16
-    """Episodes per iteration (one per parallel environment)."""
     max_kl: float = 0.01
     """Size of each step: the second-order KL divergence between the policies before and after
     it, averaged over the batch's steps: 0.5 * x' (F + damping I) x = max_kl for the step x."""
@@ -346,19 +344,11 @@ class NaturalConfig(RunConfig):
     def validate(self) -> "NaturalConfig":
         """Raise an error naming the first field with a bad value; return self."""
         super().validate()
-        check_positive_int(self.batch_episodes, "batch_episodes")
-        if self.batch_episodes < 2:
-            raise ValueError("batch_episodes must be at least 2 (the variance estimate needs two episodes)")
         check_positive(self.max_kl, "max_kl")
         check_positive_int(self.cg_iterations, "cg_iterations")
         check_nonnegative(self.damping, "damping")
         check_choice(self.baseline, BASELINES, "baseline")
         return self
-
-    @property
-    def envs_per_round(self) -> int:
-        """Number of environments stepped together."""
-        return self.batch_episodes
 
     def trainer(self) -> Callable:
         return train
