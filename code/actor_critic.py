@@ -50,7 +50,7 @@ see :attr:`ActorCriticConfig.lam`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -59,9 +59,8 @@ from .baselines import fit_linear_value, linear_value
 from .episodes import Episodes
 from .estimators import policy_gradient_samples, psi, step_scores
 from .policies import log_softmax
-from .reinforce import (Learner as ReinforceLearner, TrainResult, make_policy, normalised,
+from .reinforce import (Learner as ReinforceLearner, TrainResult, normalised,
                         RunConfig, policy_spread, run_learner)
-from .rollout import episode_cap
 from .signals import gae, value_residuals
 from .training import divergence_message, learning_rate_hint
 
@@ -84,6 +83,8 @@ class ActorCriticConfig(RunConfig):
     copy; :meth:`validate` raises an error naming any bad field.  See ``benchmarks/actor_critic.py``
     for what the defaults achieve on CartPole-v1 and Acrobot-v1.
     """
+
+    needs_discrete_actions: ClassVar[bool] = True
 
     lam: float = 0.95
     """λ of GAE in [0, 1]: 1 gives :math:`G_t - V(s_t)` (unbiased for any critic), 0 gives
@@ -335,13 +336,4 @@ def train(config: ActorCriticConfig | None = None, callback: Callable[[dict], bo
     before any normalisation; 0 means no signal).  Returns a :class:`pgbook.reinforce.TrainResult`
     whose ``config`` is the :class:`ActorCriticConfig`.
     """
-    config = ActorCriticConfig.make(config, **overrides)
-
-    def make_learner(obs_space, action_space, envs, rng):
-        policy = make_policy(config, obs_space, action_space)
-        if not hasattr(policy, "logits"):
-            raise ValueError(f"the actor-critic trainer needs a Discrete action space; {config.env_id} has "
-                             f"{action_space!r}")
-        return config.learner(policy, rng, episode_cap(envs, config.max_episode_steps))
-
-    return run_learner(config, make_learner, callback, "actor-critic")
+    return run_learner(ActorCriticConfig.make(config, **overrides), callback, "actor-critic")

@@ -46,7 +46,7 @@ from .episodes import Episodes
 from .estimators import policy_gradient_samples, psi, step_scores
 from .mdp import discounted_values, discounted_visitation, grad_J_theorem, policy_table, score_table
 from .policies import SoftmaxPolicy, TabularSoftmax, log_softmax
-from .reinforce import BASELINES, Learner, RunConfig, TrainResult, make_policy, policy_spread, run_learner
+from .reinforce import BASELINES, Learner, RunConfig, TrainResult, policy_spread, run_learner
 from .training import divergence_message
 
 __all__ = ["fisher_exact", "expected_kl", "natural_gradient", "conjugate_gradient", "Reparametrised",
@@ -433,7 +433,4 @@ def train(config: NaturalConfig | None = None, callback: Callable[[dict], bool |
     Euclidean length of the natural step taken.  Returns a :class:`pgbook.reinforce.TrainResult`
     whose ``config`` is the :class:`NaturalConfig`.
     """
-    config = NaturalConfig.make(config, **overrides)
-    return run_learner(config, lambda obs_space, action_space, envs, rng:
-                       config.learner(make_policy(config, obs_space, action_space), rng, 0), callback,
-                       "natural PG")
+    return run_learner(NaturalConfig.make(config, **overrides), callback, "natural PG")

@@ -29,8 +29,7 @@ import numpy as np
 from ._validate import NonFiniteError, check_bool, check_positive, check_positive_int
 from .actor_critic import ActorCriticConfig, ActorCriticLearner, CriticBatch, entropy_gradient
 from .estimators import policy_gradient_samples, step_scores
-from .reinforce import TrainResult, make_policy, run_learner
-from .rollout import episode_cap
+from .reinforce import TrainResult, run_learner
 from .training import divergence_message, learning_rate_hint
 from .trust_region import clipped_gradient
 
@@ -202,13 +201,4 @@ def train(config: PPOConfig | None = None, callback: Callable[[dict], bool | Non
     clipped objective's gradient is that gradient averaged per step.  Returns a
     :class:`pgbook.reinforce.TrainResult` whose ``config`` is the :class:`PPOConfig`.
     """
-    config = PPOConfig.make(config, **overrides)
-
-    def make_learner(obs_space, action_space, envs, rng):
-        policy = make_policy(config, obs_space, action_space)
-        if not hasattr(policy, "logits"):
-            raise ValueError(f"the PPO trainer needs a Discrete action space; {config.env_id} has "
-                             f"{action_space!r}")
-        return config.learner(policy, rng, episode_cap(envs, config.max_episode_steps))
-
-    return run_learner(config, make_learner, callback, "PPO")
+    return run_learner(PPOConfig.make(config, **overrides), callback, "PPO")

@@ -45,7 +45,7 @@ from .mlp import MLPSoftmax
 from .optim import make_optimiser
 from .mdp import J_exact, optimal_values, sample_trajectories
 from .policies import LinearGaussian, LinearSoftmax, TabularSoftmax, log_softmax
-from .rollout import VECTORIZATION_MODES, collect_episodes, evaluate, make_envs, obs_dim, space_message
+from .rollout import VECTORIZATION_MODES, collect_episodes, episode_cap, evaluate, make_envs, obs_dim, space_message
 from .training import (CollapseWatch, Config, RunResult, TracedResult, TrainingCollapsedWarning, TrainingDivergedWarning,
                        divergence_message, learning_rate_hint)
 
@@ -118,6 +118,8 @@ class RunConfig(Config):
 
     #: Whether ``batch_episodes=None`` (batches of a number of steps instead) is allowed.
     batches_by_steps: ClassVar[bool] = False
+    #: Whether the trainer needs a Discrete action space (a softmax policy).
+    needs_discrete_actions: ClassVar[bool] = False
 
     def validate(self):
         """Raise an error naming the first shared field with a bad value; return self."""
@@ -518,16 +520,15 @@ def train(config: ReinforceConfig | None = None, callback: Callable[[dict], bool
     is poor (see :class:`pgbook.training.CollapseWatch`) the run stops (``status="collapsed"``) and warns with
     :class:`pgbook.training.TrainingCollapsedWarning`, whose message says what to change.
     """
-    config = ReinforceConfig.make(config, **overrides)
-    return run_learner(config, lambda obs_space, action_space, envs, rng:
-                       Learner(config, make_policy(config, obs_space, action_space), rng), callback, "REINFORCE")
+    return run_learner(ReinforceConfig.make(config, **overrides), callback, "REINFORCE")
 
 
-def run_learner(config, make_learner: Callable, callback: Callable[[dict], bool | None] | None = None,
+def run_learner(config: RunConfig, callback: Callable[[dict], bool | None] | None = None,
                 name: str = "REINFORCE") -> TrainResult:
     """The loop every gymnasium trainer of the book shares (:func:`train`,
-    :func:`pgbook.actor_critic.train`): make the vector environment and the learner
-    (``make_learner(obs_space, action_space, envs, rng)``), then, until a budget runs out, the
+    :func:`pgbook.actor_critic.train`, :func:`pgbook.ppo.train`, :func:`pgbook.natural.train`):
+    make the vector environment, the policy (:func:`make_policy`) and the learner the config
+    names (:meth:`RunConfig.learner`), then, until a budget runs out, the
     callback asks to stop, or the run diverges or collapses, play a batch
     (:func:`pgbook.rollout.collect_episodes`) and hand it to ``learner.update``.  Warns with the
     two warnings of :mod:`pgbook.training` and returns ``learner.result``.
@@ -541,7 +542,11 @@ def run_learner(config, make_learner: Callable, callback: Callable[[dict], bool 
     bar = None
     learner = None
     try:
-        learner = make_learner(envs.single_observation_space, envs.single_action_space, envs, rng)
+        policy = make_policy(config, envs.single_observation_space, envs.single_action_space)
+        if config.needs_discrete_actions and not hasattr(policy, "logits"):
+            raise ValueError(f"the {name} trainer needs a Discrete action space; {config.env_id} has "
+                             f"{envs.single_action_space!r}")
+        learner = config.learner(policy, rng, episode_cap(envs, config.max_episode_steps))
         if config.progress is None or config.progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=config.max_env_steps, unit="step", desc=f"{name} {config.env_id}", leave=False,

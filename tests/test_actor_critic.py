@@ -224,3 +224,8 @@ def test_a_batch_with_one_different_episode_still_steps():
     metrics = learner.update(Episodes(ep.states, ep.actions, rewards, mask, env_steps=ep.env_steps), 1, 0.0, 0.0)
     assert metrics["uninformative"] is False and learner.optimiser.t == 1
     assert np.abs(learner.theta).max() > 0.1
+
+
+def test_a_box_action_space_is_refused_with_its_name():
+    with pytest.raises(ValueError, match="actor-critic trainer needs a Discrete action space"):
+        train(env_id="pgbook/LinearQuadratic-v0", **TINY)
