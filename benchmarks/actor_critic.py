@@ -27,14 +27,11 @@ Wall-clock seconds depend on what else runs on the machine; the CPU seconds much
 from __future__ import annotations
 
 import argparse
-import sys
 
-import numpy as np
 
-import pgbook  # noqa: F401  (registers the book's environments)
 from pgbook.actor_critic import ActorCriticConfig
-from pgbook.experiments import time_to_solve
 from pgbook.reinforce import ReinforceConfig
+from solving import solve, table_row
 
 
 def settings(env: str, acrobot_steps: int) -> dict:
@@ -63,19 +60,8 @@ def main(argv=None) -> int:
         if env.split("-")[0].lower() in args.skip:
             continue
         for name, config in settings(env, args.acrobot_steps).items():
-            rows = []
-            for seed in range(args.first_seed, args.first_seed + args.seeds):
-                out = time_to_solve(config.replace(seed=seed), target=target)
-                rows.append(out)
-                print(f"  {env} {name} seed {seed}: solved={out['solved']} {out['seconds']:.2f} s "
-                      f"(cpu {out['cpu_seconds']:.2f}) {out['env_steps']:,} steps "
-                      f"eval {out['eval_return']:.1f}", file=sys.stderr, flush=True)
-            solved = sum(r["solved"] for r in rows)
-            secs = np.median([r["seconds"] for r in rows])
-            cpu = np.median([r["cpu_seconds"] for r in rows])
-            steps = np.median([r["env_steps"] for r in rows])
-            print(f"{env + ' ' + name:<50}{solved:>4}/{len(rows):<2}{secs:>9.2f}{cpu:>7.2f}{steps:>13,.0f}",
-                  flush=True)
+            rows = solve(f"{env} {name}", config, range(args.first_seed, args.first_seed + args.seeds), target)
+            print(table_row(f"{env} {name}", rows, 50), flush=True)
     return 0
 
 

@@ -21,14 +21,11 @@ the machine; CPU seconds and steps much less so.
 from __future__ import annotations
 
 import argparse
-import sys
 
-import numpy as np
 
-import pgbook  # noqa: F401  (registers the book's environments)
-from pgbook.experiments import time_to_solve
 from pgbook.natural import NaturalConfig
 from pgbook.reinforce import ReinforceConfig
+from solving import medians, solve
 
 TARGET = 475.0
 
@@ -42,17 +39,6 @@ def arms(max_kls, max_steps: int) -> dict:
     return out
 
 
-def solve(name: str, config, seeds) -> list:
-    """``time_to_solve`` for each seed; one progress line per run on stderr."""
-    rows = []
-    for seed in seeds:
-        out = time_to_solve(config.replace(seed=seed), target=TARGET)
-        print(f"  {name} seed {seed}: solved={out['solved']} {out['seconds']:.2f} s "
-              f"(cpu {out['cpu_seconds']:.2f}) {out['env_steps']:,} steps", file=sys.stderr, flush=True)
-        rows.append(out)
-    return rows
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
@@ -64,10 +50,9 @@ def main(argv=None) -> int:
     print("| setting | solved | median s | median CPU s | median env steps |")
     print("|---|:---:|---:|---:|---:|")
     for name, config in arms(args.max_kl, args.max_steps).items():
-        rows = solve(name, config, seeds)
-        med = {key: np.median([r[key] for r in rows]) for key in ("seconds", "cpu_seconds", "env_steps")}
-        print(f"| {name} | {sum(r['solved'] for r in rows)}/{len(rows)} | {med['seconds']:.2f} | "
-              f"{med['cpu_seconds']:.2f} | {med['env_steps']:,.0f} |", flush=True)
+        m = medians(solve(name, config, seeds, TARGET))
+        print(f"| {name} | {m['solved']}/{m['runs']} | {m['seconds']:.2f} | {m['cpu_seconds']:.2f} | "
+              f"{m['env_steps']:,.0f} |", flush=True)
     return 0
 
 

@@ -32,15 +32,12 @@ clip range 0.2, target KL 0.02, advantages normalised per batch.
 from __future__ import annotations
 
 import argparse
-import sys
 
-import numpy as np
 
-import pgbook  # noqa: F401  (registers the book's environments)
 from pgbook.actor_critic import ActorCriticConfig
-from pgbook.experiments import time_to_solve
 from pgbook.ppo import PPOConfig
 from pgbook.reinforce import ReinforceConfig
+from solving import solve, table_row
 
 TRAINERS = {"REINFORCE": ReinforceConfig, "actor-critic": ActorCriticConfig, "PPO": PPOConfig}
 #: Settings beside the defaults, per environment: on Acrobot-v1 the actor-critic's documented
@@ -69,19 +66,8 @@ def main(argv=None) -> int:
             if args.only and name.split()[0] not in args.only:
                 continue
             config = cls(env_id=env, progress=False, **budget, **fields)
-            rows = []
-            for seed in seeds:
-                out = time_to_solve(config.replace(seed=seed), target=target)
-                rows.append(out)
-                print(f"  {env} {name} seed {seed}: solved={out['solved']} {out['seconds']:.2f} s "
-                      f"(cpu {out['cpu_seconds']:.2f}) {out['env_steps']:,} steps "
-                      f"eval {out['eval_return']:.1f}", file=sys.stderr, flush=True)
-            solved = sum(r["solved"] for r in rows)
-            secs = np.median([r["seconds"] for r in rows])
-            cpu = np.median([r["cpu_seconds"] for r in rows])
-            steps = np.median([r["env_steps"] for r in rows])
-            print(f"{env + ' ' + name:<34}{solved:>4}/{len(rows):<2}{secs:>9.2f}{cpu:>7.2f}{steps:>13,.0f}",
-                  flush=True)
+            rows = solve(f"{env} {name}", config, seeds, target)
+            print(table_row(f"{env} {name}", rows, 34), flush=True)
     return 0
 
 
