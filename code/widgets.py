@@ -120,8 +120,8 @@ def _settings(config: RunConfig) -> dict:
 
 def _plain(text: str) -> str:
     """Mathtext to plain Unicode, for the HTML status line."""
-    for old, new in (("$", ""), (r"\alpha", "α"), (r"\gamma", "γ"), (r"\tau", "τ"), (r"\lambda", "λ"), (r"\xi", "ξ"),
-                     (" - b", " − b")):
+    for old, new in (("$", ""), (r"\alpha", "α"), (r"\gamma^t", "γᵗ"), (r"\gamma", "γ"), (r"\tau", "τ"),
+                     (r"\lambda", "λ"), (r"\xi", "ξ"), ("G_t", "Gₜ"), (" - b", " − b")):
         text = text.replace(old, new)
     return text
 
@@ -242,7 +242,7 @@ class TrainingPanel:
             "baseline": W.Dropdown(options=baselines, value=reinforce.baseline, description="baseline",
                                    style=style, layout=layout),
             "reward_to_go": W.Checkbox(value=reinforce.reward_to_go, description="reward-to-go"),
-            "discount_weighting": W.Checkbox(value=reinforce.discount_weighting, description="γ^t weighting"),
+            "discount_weighting": W.Checkbox(value=reinforce.discount_weighting, description="γᵗ weighting"),
             "normalise_returns": W.Checkbox(value=reinforce.normalise_returns, description="normalise returns"),
             "seed": W.BoundedIntText(value=base.seed, min=0, max=2**31 - 1, description="seed", style=style,
                                      layout=layout),
@@ -271,7 +271,8 @@ class TrainingPanel:
         self.replay_slider = W.IntSlider(value=0, min=0, max=0, description="frame", style=style,
                                          layout=layout)
         self._replay_link = W.jslink((self.replay_play, "value"), (self.replay_slider, "value"))
-        self.replay_image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        # hidden until a replay gives it a picture (an empty Image shows a broken-image icon)
+        self.replay_image = W.Image(format="png", layout=W.Layout(max_width="100%", display="none"))
         self.replay_status = W.HTML(value="")
         self.replay_frames: list = []        # PNG bytes of the frames of the last replay
         self.last_replay = None              # the pgbook.replay.Replay shown
@@ -310,11 +311,14 @@ class TrainingPanel:
                        c["batch_episodes"], c["max_env_steps"]])
         right = W.VBox([c["baseline"], c["seed"], c["reward_to_go"], c["discount_weighting"],
                         c["normalise_returns"], c["stop_at_target"]])
-        buttons = W.HBox([self.train_button, self.stop_button, self.clear_button, self.progress])
-        replay = W.VBox([W.HBox([self.replay_choice, self.replay_button]),
-                         W.HBox([self.replay_play, self.replay_slider]), self.replay_image, self.replay_status])
-        self.widget = W.VBox([W.HBox([left, right]), buttons, self.help, self.status, self.x_axis, self.image,
-                              replay])
+        def row(*children):  # on a narrow screen a row wraps: the second column goes under the first
+            return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap"))
+
+        replay = W.VBox([row(self.replay_choice, self.replay_button), row(self.replay_play, self.replay_slider),
+                         self.replay_image, self.replay_status])
+        self.widget = W.VBox([row(left, right), row(self.train_button, self.stop_button, self.clear_button,
+                                                    self.progress),
+                              self.help, self.status, self.x_axis, self.image, replay])
         self.redraw()
 
     # ------------------------------------------------------------------ display
@@ -581,11 +585,12 @@ class TrainingPanel:
     def _update_replay_choices(self):
         with self._lock:
             options = [(r["label"], r["number"]) for r in self.runs if r["result"] is not None]
-        keep = self.replay_choice.value
+        keep, before = self.replay_choice.value, len(self.replay_choice.options)
         self.replay_choice.options = options
         if options:
             numbers = [n for _, n in options]
-            self.replay_choice.value = keep if keep in numbers else numbers[-1]  # the latest run
+            # a run just finished: offer it; otherwise (a run cleared) keep the reader's choice if it is still there
+            self.replay_choice.value = numbers[-1] if len(options) > before or keep not in numbers else keep
         self.replay_button.disabled = not options
 
     def replay(self, run_number: int | None = None, seed: int | None = None):
@@ -625,6 +630,9 @@ class TrainingPanel:
         self.replay_slider.value = 0
         self.replay_play.max = self.replay_slider.max = len(frames) - 1
         self.replay_image.value = frames[0]
+        # shown at the frames' own size (a wider output area would stretch and blur them)
+        self.replay_image.layout.width = f"{int(fig.get_figwidth() * self.DPI)}px"
+        self.replay_image.layout.display = None
         self.replay_status.value = (f"Replay of run #{number} (seed {seed}): {episode.length} steps, return "
                                     f"{episode.total:g}; {len(frames)} frames. Press ▶ to play.")
         return episode

@@ -309,11 +309,13 @@ def test_acrobot_learns_with_its_settings_for_every_seed():
 def test_replay_control_plays_the_selected_runs_latest_policy():
     panel = _small_panel()
     assert panel.replay_button.disabled and panel.replay_choice.options == ()
+    assert panel.replay_image.layout.display == "none"  # no empty image (a broken-image icon) before a replay
     with pytest.raises(ValueError, match="run_number"):
         panel.replay(run_number=1)
     result = panel.run()
     assert panel.replay_choice.value == 1 and not panel.replay_button.disabled
     panel.replay_button.click()  # what a reader does: the button replays the selected run
+    assert panel.replay_image.layout.display != "none" and panel.replay_image.layout.width.endswith("px")
     episode = panel.last_replay
     expected = pgbook.replay.record_episode("CartPole-v1", result.policy, result.theta,
                                             seed=panel.controls["seed"].value)
@@ -326,6 +328,14 @@ def test_replay_control_plays_the_selected_runs_latest_policy():
     panel.replay_slider.value = len(frames) - 1  # the slider (and the Play button linked to it) steps frames
     assert panel.replay_image.value == frames[-1] != frames[0]
     assert f"{episode.length} steps" in panel.replay_status.value
+    second = panel.run()
+    assert panel.replay_choice.value == 2  # a run that just finished is the one offered for replay
+    label = panel.replay_choice.options[0][0]  # plain text, without TeX: the run's weight reads Gₜ − b
+    assert "Gₜ − b" in label and not any(tex in label for tex in ("$", "G_t", "\\"))
+    panel.replay_choice.value = 1
+    panel.replay_button.click()
+    assert panel.last_replay.length > 0 and "run #1" in panel.replay_status.value
+    assert second.theta is not None
     panel.clear()
     assert panel.replay_button.disabled and panel.replay_choice.options == ()
 
