@@ -201,7 +201,8 @@ def train(config: PPOConfig | None = None, callback: Callable[[dict], bool | Non
     per iteration (``return_mean`` of the batch played before the update, ``env_steps``,
     ``wall_time``, ``cpu_time``, ``entropy``, ``theta`` after the update, and the critic's
     ``value_error``, ``explained_variance``, ``advantage_std``), plus ``epochs_run`` (epochs
-    taken on the batch, fewer than ``epochs`` when ``target_kl`` stopped them), ``approx_kl``
+    taken on the batch: fewer than ``epochs`` when ``target_kl`` stopped them, 0 on a batch that
+    ``skip_uninformative`` skipped), ``approx_kl``
     (approximate KL divergence of the batch after its last epoch) and ``clip_fraction`` (share of
     the batch's steps whose ratio ended outside :math:`[1-\\xi, 1+\\xi]`).  ``grad_norm`` and
     ``grad_variance`` describe the ordinary policy gradient of the batch at its start, with the

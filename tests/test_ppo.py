@@ -12,6 +12,15 @@ from pgbook.training import TrainingDivergedWarning
 TINY = dict(max_iterations=2, batch_episodes=4, progress=False)
 
 
+def _with_learner(learner_class, **fields):
+    """A PPOConfig whose runs use ``learner_class`` (a PPOLearner that records something)."""
+    class Config(PPOConfig):
+        def learner(self, policy, rng, horizon):
+            return learner_class(self, policy, rng, horizon)
+
+    return Config(**fields)
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(env_id="CartPole-v1"),
     dict(env_id="CartPole-v1", lam=0.0, critic_features="linear", normalise_advantages=False, target_kl=None),
@@ -55,11 +64,7 @@ def test_the_learner_takes_epochs_times_minibatches_steps_per_batch():
             steps.append(grad.copy())
             return super().step(grad)
 
-    class Config(PPOConfig):
-        def learner(self, policy, rng, horizon):
-            return Counting(self, policy, rng, horizon)
-
-    train_many(configs=[Config(epochs=3, minibatches=5, target_kl=None, **TINY)])
+    train_many(configs=[_with_learner(Counting, epochs=3, minibatches=5, target_kl=None, **TINY)])
     assert len(steps) == 2 * 3 * 5
     assert len({g.tobytes() for g in steps}) == len(steps)           # every minibatch step differs
 
@@ -138,12 +143,8 @@ def test_first_clipped_step_is_n_over_N_times_the_reported_gradient():
             first.append(grad.copy())
             return super().step(grad)
 
-    class Config(PPOConfig):
-        def learner(self, policy, rng, horizon):
-            return Recording(self, policy, rng, horizon)
-
-    run = train_many(configs=[Config(epochs=1, minibatches=1, target_kl=None, seed=5, **{**TINY,
-                                                                                        "max_iterations": 1})])[0]
+    run = train_many(configs=[_with_learner(Recording, epochs=1, minibatches=1, target_kl=None, seed=5,
+                                            **{**TINY, "max_iterations": 1})])[0]
     n, N = run.config.batch_episodes, valid[0]
     assert N > n
     assert np.linalg.norm(first[0]) * N / n == pytest.approx(run.history[0]["grad_norm"], rel=1e-10)
