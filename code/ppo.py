@@ -113,8 +113,10 @@ class PPOConfig(ActorCriticConfig):
 
 
 class PPOLearner(ActorCriticLearner):
-    """One PPO run: the actor-critic learner (critic, GAE, optimiser, metrics, collapse watch)
-    whose :meth:`update` takes several epochs of clipped minibatch steps per batch."""
+    """One PPO run: the actor-critic learner (critic, GAE, optimiser, metrics, collapse watch,
+    and its update: :meth:`pgbook.actor_critic.ActorCriticLearner.criticise`, the policy's step,
+    the critic's refit) whose policy step, :meth:`improve`, is several epochs of clipped
+    minibatch steps per batch."""
 
     def __init__(self, config: PPOConfig, policy, rng: np.random.Generator, horizon: int):
         super().__init__(config, policy, rng, horizon)
