@@ -1,8 +1,11 @@
 r"""Proximal policy optimisation (PPO), in numpy: the config, the learner, the trainer.
 
-PPO is the actor-critic of :mod:`pgbook.actor_critic` (same rollouts of whole episodes, same
-linear critic, same GAE advantages :math:`\hat A_t`) with a different use of each batch.  Instead
-of one step along the gradient, it maximises the clipped surrogate of the batch,
+PPO is the actor-critic of :mod:`pgbook.actor_critic` with a different use of each batch.  The
+batch (whole episodes, one per parallel environment) goes through the actor-critic's own critic
+step, :meth:`pgbook.actor_critic.ActorCriticLearner.criticise`: the linear critic fitted on the
+previous batch (on the first batch, on that batch itself) gives the GAE advantages
+:math:`\hat A_t`, normalised per batch if ``normalise_advantages``.  Instead of one step along
+the gradient, PPO then maximises the clipped surrogate of the batch,
 
 .. math::
 
@@ -10,14 +13,17 @@ of one step along the gradient, it maximises the clipped surrogate of the batch,
    \operatorname{clip}(\rho_t(\theta), 1-\xi, 1+\xi)\,\hat A_t\big),
    \qquad \rho_t(\theta) = \frac{\pi_\theta(a_t\mid s_t)}{\pi_{\theta_{\text{old}}}(a_t\mid s_t)},
 
-over the batch's ``N`` valid steps, by ``epochs`` passes of ``minibatches`` Adam steps each
-(minibatches drawn by a permutation from the run's generator), with the analytic gradient of
-:func:`pgbook.trust_region.clipped_gradient` plus, if asked, an entropy bonus
-(:func:`pgbook.actor_critic.entropy_gradient`).  After each epoch it measures the approximate
-KL divergence of the batch, :math:`\frac1N\sum_t (\rho_t - 1 - \log\rho_t)` (an estimate of
-:math:`\mathrm{KL}(\pi_{\text{old}}\,\|\,\pi_\theta)` over the batch's states that is never
-negative), and stops the epochs early once it exceeds ``target_kl``.  The critic is then refitted
-on the batch, as in the actor-critic.
+over the batch's ``N`` valid steps, by ``epochs`` passes of ``minibatches`` optimiser steps
+each (Adam by default; minibatches drawn by a permutation from the run's generator), with the
+analytic gradient of :func:`pgbook.trust_region.clipped_gradient` plus, if asked, an entropy
+bonus (:func:`pgbook.actor_critic.entropy_gradient`).  After each epoch it measures the
+approximate KL divergence of the batch, :math:`\frac1N\sum_t (\rho_t - 1 - \log\rho_t)`:
+every term is non-negative, and given a state its mean over the old policy's actions is
+:math:`\mathrm{KL}(\pi_{\theta_{\text{old}}}(\cdot\mid s)\,\|\,\pi_\theta(\cdot\mid s))`, so it
+estimates that KL averaged over the batch's steps (undiscounted).  The epochs stop early once it
+exceeds ``target_kl``.  Then the critic is refitted on the batch, as in the actor-critic.  With
+``skip_uninformative`` (off by default, unlike the actor-critic) a batch without information
+(:func:`pgbook.actor_critic.uninformative`) gets no epochs at all.
 """
 from __future__ import annotations
 
@@ -106,12 +112,14 @@ class PPOConfig(ActorCriticConfig):
 
 
 class PPOLearner(ActorCriticLearner):
-    """One PPO run: the actor-critic learner (critic, GAE, optimiser, metrics, collapse watch)
-    whose :meth:`update` takes several epochs of clipped minibatch steps per batch."""
+    """One PPO run: the actor-critic learner (critic, GAE, optimiser, metrics, collapse watch,
+    and its update: :meth:`pgbook.actor_critic.ActorCriticLearner.criticise`, the policy's step,
+    the critic's refit) whose policy step, :meth:`improve`, is several epochs of clipped
+    minibatch steps per batch."""
 
     def __init__(self, config: PPOConfig, policy, rng: np.random.Generator, horizon: int):
         super().__init__(config, policy, rng, horizon)
-        self.rng = rng
+        self.rng = rng                               # draws the minibatches' permutations
 
     def diverge(self, what: str, iteration: int):
         c = self.config
@@ -194,11 +202,14 @@ def train(config: PPOConfig | None = None, callback: Callable[[dict], bool | Non
     per iteration (``return_mean`` of the batch played before the update, ``env_steps``,
     ``wall_time``, ``cpu_time``, ``entropy``, ``theta`` after the update, and the critic's
     ``value_error``, ``explained_variance``, ``advantage_std``), plus ``epochs_run`` (epochs
-    taken on the batch, fewer than ``epochs`` when ``target_kl`` stopped them), ``approx_kl``
+    taken on the batch: fewer than ``epochs`` when ``target_kl`` stopped them, 0 on a batch that
+    ``skip_uninformative`` skipped), ``approx_kl``
     (approximate KL divergence of the batch after its last epoch) and ``clip_fraction`` (share of
     the batch's steps whose ratio ended outside :math:`[1-\\xi, 1+\\xi]`).  ``grad_norm`` and
-    ``grad_variance`` describe the ordinary policy gradient of the batch at its start, where the
-    clipped objective's gradient is that gradient averaged per step.  Returns a
+    ``grad_variance`` describe the ordinary policy gradient of the batch at its start, with the
+    weights :math:`\\hat A_t` of the epochs, one sample per episode: there (all ratios 1) the
+    clipped objective's gradient is :math:`n/N` times the mean of these samples (``n`` episodes,
+    ``N`` valid steps).  Returns a
     :class:`pgbook.reinforce.TrainResult` whose ``config`` is the :class:`PPOConfig`.
     """
     return run_learner(PPOConfig.make(config, **overrides), callback, "PPO")

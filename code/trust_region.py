@@ -9,7 +9,12 @@ surrogate of a policy :math:`\pi_\theta` around an old one :math:`\pi_{\text{old
    \tilde J_{\theta_{\text{old}}}(\theta) = J(\theta_{\text{old}})
    + \sum_s d^{\pi_{\text{old}}}(s) \sum_a \pi_\theta(a\mid s)\, A^{\pi_{\text{old}}}(s, a),
 
-the exact expectation, over the old policy's visits, of the ratio-weighted advantage
+with :math:`d^{\pi_{\text{old}}}` the book's discounted visitation measure
+(:func:`pgbook.mdp.discounted_visitation`, not normalised to a probability: with it the
+performance-difference identity :math:`J(\theta) - J(\theta_{\text{old}}) = \sum_s
+d^{\pi_\theta}(s)\sum_a \pi_\theta(a\mid s) A^{\pi_{\text{old}}}(s,a)` needs no factor
+:math:`1/(1-\gamma)`).  The sum is the exact expectation, over the old policy's visits and
+actions, of the ratio-weighted advantage
 :math:`\rho(\theta)\, A^{\pi_{\text{old}}}(s,a)` with
 :math:`\rho(\theta) = \pi_\theta(a\mid s)/\pi_{\text{old}}(a\mid s)`
 (:func:`surrogate`).  Its gradient at :math:`\theta_{\text{old}}` is :math:`\nabla J`
@@ -232,6 +237,9 @@ def clipped_gradient(policy, theta, states, actions, log_prob_old, advantage, cl
                          f"{old.shape} and {A.shape}")
     if len(old) == 0:
         raise ValueError("clipped_gradient needs at least one sample")
+    if np.shape(actions)[:1] != old.shape or np.shape(states)[:1] != old.shape:
+        raise ValueError(f"states and actions must have one row per sample, {len(old)} like "
+                         f"log_prob_old; got {np.shape(states)[:1]} and {np.shape(actions)[:1]}")
     ratio = np.exp(policy.log_prob(theta, states, actions) - old)
     c = clipped_objective_slope(ratio, A, clip_range) * ratio
     score = policy.score(theta, states, actions)

@@ -12,6 +12,15 @@ from pgbook.training import TrainingDivergedWarning
 TINY = dict(max_iterations=2, batch_episodes=4, progress=False)
 
 
+def _with_learner(learner_class, **fields):
+    """A PPOConfig whose runs use ``learner_class`` (a PPOLearner that records something)."""
+    class Config(PPOConfig):
+        def learner(self, policy, rng, horizon):
+            return learner_class(self, policy, rng, horizon)
+
+    return Config(**fields)
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(env_id="CartPole-v1"),
     dict(env_id="CartPole-v1", lam=0.0, critic_features="linear", normalise_advantages=False, target_kl=None),
@@ -55,11 +64,7 @@ def test_the_learner_takes_epochs_times_minibatches_steps_per_batch():
             steps.append(grad.copy())
             return super().step(grad)
 
-    class Config(PPOConfig):
-        def learner(self, policy, rng, horizon):
-            return Counting(self, policy, rng, horizon)
-
-    train_many(configs=[Config(epochs=3, minibatches=5, target_kl=None, **TINY)])
+    train_many(configs=[_with_learner(Counting, epochs=3, minibatches=5, target_kl=None, **TINY)])
     assert len(steps) == 2 * 3 * 5
     assert len({g.tobytes() for g in steps}) == len(steps)           # every minibatch step differs
 
@@ -108,3 +113,38 @@ def test_collapse_stops_with_advice():
         result = train(learning_rate=1e6, max_iterations=20, progress=False)
     assert result.collapsed and result.iterations < 20
     assert "lower learning_rate" in result.message and "lower clip_range (now 0.2)" in result.message
+
+
+def test_skip_uninformative_runs_no_epochs_on_a_batch_without_information():
+    # 30-step Acrobot-v1 episodes of a nearly uniform policy never reach the goal: every episode
+    # has length 30 and reward -1 at every step, so every batch is uninformative
+    kwargs = dict(env_id="Acrobot-v1", max_episode_steps=30, max_iterations=3, batch_episodes=4, progress=False)
+    skipped = train(PPOConfig(skip_uninformative=True, **kwargs))
+    assert np.all(skipped.curve("epochs_run") == 0) and all(h["uninformative"] for h in skipped.history)
+    thetas = [h["theta"] for h in skipped.history]
+    assert all(np.array_equal(thetas[0], t) for t in thetas[1:])
+    used = train(PPOConfig(**kwargs))                               # the default: off
+    assert np.all(used.curve("epochs_run") > 0) and not any(h["uninformative"] for h in used.history)
+    assert not np.array_equal(used.history[0]["theta"], used.history[-1]["theta"])
+
+
+def test_first_clipped_step_is_n_over_N_times_the_reported_gradient():
+    # at the batch's start every ratio is 1 and the clipped objective's gradient is the mean over the
+    # N valid steps of A_t grad log pi; the reported grad_norm is that of the mean over n episodes of
+    # their sums
+    first, valid = [], []
+
+    class Recording(PPOLearner):
+        def improve(self, episodes, batch, iteration):
+            valid.append(int(episodes.mask.sum()))
+            return super().improve(episodes, batch, iteration)
+
+        def step(self, grad):
+            first.append(grad.copy())
+            return super().step(grad)
+
+    run = train_many(configs=[_with_learner(Recording, epochs=1, minibatches=1, target_kl=None, seed=5,
+                                            **{**TINY, "max_iterations": 1})])[0]
+    n, N = run.config.batch_episodes, valid[0]
+    assert N > n
+    assert np.linalg.norm(first[0]) * N / n == pytest.approx(run.history[0]["grad_norm"], rel=1e-10)

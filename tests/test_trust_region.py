@@ -154,6 +154,10 @@ def test_clipped_gradient_matches_finite_differences(kind):
      "direction"),
     (lambda: tr.clipped_gradient(policies.LinearSoftmax(2, 2), np.zeros((3, 2)), np.zeros((2, 2)), [0, 1],
                                  [0.0], [1.0, 2.0], 0.2), "log_prob_old"),
+    (lambda: tr.clipped_gradient(policies.LinearSoftmax(2, 2), np.zeros((3, 2)), np.zeros((2, 2)), [0, 1, 1],
+                                 [0.0, 0.0], [1.0, 2.0], 0.2), "actions"),
+    (lambda: tr.clipped_gradient(policies.LinearSoftmax(2, 2), np.zeros((3, 2)), np.zeros((3, 2)), [0, 1],
+                                 [0.0, 0.0], [1.0, 2.0], 0.2), "states"),
 ])
 def test_bad_input_is_named(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
