@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import (ArgumentTypeError, check_bool, check_finite, check_gamma, check_positive_int,
+from ._validate import (ArgumentTypeError, check_bool, check_finite, check_gamma, check_positive, check_positive_int,
                         check_probabilities, check_real_array, check_rng, check_shape,
                         check_mdp, check_policy_table, check_policy_theta)
 from .episodes import Episodes
@@ -44,6 +44,8 @@ __all__ = [
     "discounted_values",
     "discounted_visitation",
     "grad_J_theorem",
+    "stationary_J",
+    "optimal_stationary_J",
     "sample_trajectories",
     "log_prob_trajectory",
     "gymnasium_returns",
@@ -385,6 +387,14 @@ def grad_J_theorem(mdp: TabularMDP, policy, theta, observe=None) -> np.ndarray:
     return np.tensordot(d[:, None] * pi * Q, score, axes=([0, 1], [0, 1]))
 
 
+def stationary_J(mdp: TabularMDP, policy, theta) -> float:
+    """:math:`J(\\theta) = \\sum_s \\mu_0(s) V^{\\pi_\\theta}(s)`, the objective of the problem without a
+    time limit (:func:`discounted_values`), whose gradient is :func:`grad_J_theorem`."""
+    mdp = check_mdp(mdp)
+    V, _ = discounted_values(mdp, policy_table(mdp, policy, theta))
+    return float(mdp.mu0 @ V)
+
+
 def enumerate_trajectories(mdp: TabularMDP, pi, max_trajectories: int = MAX_TRAJECTORIES) -> Episodes:
     """Every trajectory with non-zero dynamics probability, with its probability under ``pi``.
 
@@ -561,3 +571,21 @@ def optimal_values(mdp: TabularMDP):
         greedy[t] = Q.argmax(axis=1)
         V[t] = Q.max(axis=1)
     return V, greedy
+
+
+def optimal_stationary_J(mdp, tol: float = 1e-12, max_iterations: int = 100_000) -> float:
+    """The best stationary objective :math:`\\mu_0^\\top V^\\star` without a time limit, by value
+    iteration until the largest change is below ``tol``; needs ``gamma < 1``."""
+    mdp = check_mdp(mdp)
+    if not mdp.gamma < 1:
+        raise ValueError(f"optimal_stationary_J needs gamma < 1, got gamma = {mdp.gamma}")
+    tol = check_positive(tol, "tol")
+    live = ~mdp.terminal
+    r = mdp.expected_reward * live[:, None]
+    V = np.zeros(mdp.n_states)
+    for _ in range(check_positive_int(max_iterations, "max_iterations")):
+        V_new = ((r + mdp.gamma * mdp.P @ V) * live[:, None]).max(axis=1)
+        if np.abs(V_new - V).max() < tol:
+            return float(mdp.mu0 @ V_new)
+        V = V_new
+    raise ValueError(f"value iteration did not converge in {max_iterations} iterations")

@@ -28,9 +28,9 @@ flattened to vectors: :math:`F` is ``(k, k)`` with ``k = theta.size``.
 Chapter 15 adds what its lessons call: :class:`Reparametrised` (the same policies under
 :math:`\theta = B\zeta`, for the invariance of the natural step), :func:`policy_change` (the
 first-order change of the policy table a step causes), :func:`softmax_natural_gradient` (the
-closed form of the tabular softmax case, the advantage), :func:`stationary_J`,
-:func:`optimal_stationary_J` and :func:`exact_ascent` (vanilla and natural ascent with exact
-gradients), and a sampled natural policy gradient trainer for gymnasium,
+closed form of the tabular softmax case, the advantage), :func:`exact_ascent` (vanilla and
+natural ascent with exact gradients, measured by :func:`pgbook.mdp.stationary_J` against
+:func:`pgbook.mdp.optimal_stationary_J`), and a sampled natural policy gradient trainer for gymnasium,
 :class:`NaturalConfig`, :class:`NaturalLearner` and :func:`train`.
 """
 from __future__ import annotations
@@ -44,13 +44,14 @@ from ._validate import (ArgumentTypeError, NonFiniteError, check_bool, check_cho
                         check_nonnegative, check_policy_theta, check_positive, check_positive_int, check_real_array)
 from .episodes import Episodes
 from .estimators import policy_gradient_samples, psi, step_scores
-from .mdp import discounted_values, discounted_visitation, grad_J_theorem, policy_table, score_table
+from .mdp import (discounted_values, discounted_visitation, grad_J_theorem, policy_table, score_table,
+                  stationary_J)
 from .policies import SoftmaxPolicy, TabularSoftmax, log_softmax
 from .reinforce import BASELINES, Learner, RunConfig, TrainResult, policy_spread, run_learner
 from .training import divergence_message
 
 __all__ = ["fisher_exact", "expected_kl", "natural_gradient", "conjugate_gradient", "Reparametrised",
-           "policy_change", "softmax_natural_gradient", "stationary_J", "optimal_stationary_J", "AscentPath",
+           "policy_change", "softmax_natural_gradient", "AscentPath",
            "exact_ascent", "NaturalConfig", "NaturalLearner", "train"]
 
 
@@ -252,32 +253,6 @@ def softmax_natural_gradient(mdp, theta) -> np.ndarray:
     return np.where(visited[:, None], A - A.mean(axis=1, keepdims=True), 0.0)
 
 
-def stationary_J(mdp, theta) -> float:
-    """The stationary objective :math:`J = \\mu_0^\\top V^\\pi` (no time limit,
-    :func:`pgbook.mdp.discounted_values`) of the tabular softmax policy with logits ``theta``."""
-    mdp = check_mdp(mdp)
-    pi = policy_table(mdp, TabularSoftmax(mdp.n_states, mdp.n_actions), theta)
-    return float(mdp.mu0 @ discounted_values(mdp, pi)[0])
-
-
-def optimal_stationary_J(mdp, tol: float = 1e-12, max_iterations: int = 100_000) -> float:
-    """The best stationary objective :math:`\\mu_0^\\top V^\\star` without a time limit, by value
-    iteration until the largest change is below ``tol``; needs ``gamma < 1``."""
-    mdp = check_mdp(mdp)
-    if not mdp.gamma < 1:
-        raise ValueError(f"optimal_stationary_J needs gamma < 1, got gamma = {mdp.gamma}")
-    tol = check_positive(tol, "tol")
-    live = ~mdp.terminal
-    r = mdp.expected_reward * live[:, None]
-    V = np.zeros(mdp.n_states)
-    for _ in range(check_positive_int(max_iterations, "max_iterations")):
-        V_new = ((r + mdp.gamma * mdp.P @ V) * live[:, None]).max(axis=1)
-        if np.abs(V_new - V).max() < tol:
-            return float(mdp.mu0 @ V_new)
-        V = V_new
-    raise ValueError(f"value iteration did not converge in {max_iterations} iterations")
-
-
 @dataclass
 class AscentPath:
     """What :func:`exact_ascent` returns: ``J`` (iterations + 1,), the stationary objective before
@@ -306,11 +281,12 @@ def exact_ascent(mdp, theta0, step: float, iterations: int, natural: bool = Fals
     iterations = check_positive_int(iterations, "iterations")
     check_bool(natural, "natural")
     J = np.empty(iterations + 1)
-    J[0] = stationary_J(mdp, theta)
+    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
+    J[0] = stationary_J(mdp, policy, theta)
     for i in range(1, iterations + 1):
         direction = softmax_natural_gradient(mdp, theta) if natural else grad_J_theorem(mdp, policy, theta)
         theta = theta + step * direction
-        J[i] = stationary_J(mdp, theta)
+        J[i] = stationary_J(mdp, policy, theta)
     return AscentPath(J=J, theta=theta)
 
 

@@ -34,11 +34,10 @@ import numpy as np
 
 from ._validate import (check_finite, check_mdp, check_policy_theta, check_positive,
                         check_positive_int, check_real_array)
-from .mdp import discounted_values, discounted_visitation, policy_table, score_table
+from .mdp import discounted_values, discounted_visitation, policy_table, score_table, stationary_J
 from .natural import conjugate_gradient, expected_kl
 
 __all__ = [
-    "stationary_J",
     "surrogate",
     "surrogate_gradient",
     "along_line",
@@ -48,15 +47,6 @@ __all__ = [
     "clipped_objective_slope",
     "clipped_gradient",
 ]
-
-
-def stationary_J(mdp, policy, theta) -> float:
-    """:math:`J(\\theta) = \\sum_s \\mu_0(s) V^{\\pi_\\theta}(s)`, the objective of the problem without
-    a time limit (:func:`pgbook.mdp.discounted_values`), whose gradient is
-    :func:`pgbook.mdp.grad_J_theorem`."""
-    mdp = check_mdp(mdp)
-    V, _ = discounted_values(mdp, policy_table(mdp, policy, theta))
-    return float(mdp.mu0 @ V)
 
 
 def _old_pieces(mdp, policy, theta_old):
