@@ -100,15 +100,6 @@ def test_smoke_runs_produce_finite_metrics(kwargs):
     assert np.all(np.isfinite(result.theta))
 
 
-def test_same_seed_same_run_and_another_seed_another():
-    a = train(seed=3, **TINY)
-    b = train(seed=3, **TINY)
-    c = train(seed=4, **TINY)
-    np.testing.assert_array_equal(a.theta, b.theta)
-    np.testing.assert_array_equal(a.curve(), b.curve())
-    assert not np.array_equal(a.theta, c.theta)
-
-
 def test_absurd_learning_rate_stops_with_advice():
     with pytest.warns(TrainingDivergedWarning, match="learning_rate"):
         result = train(ActorCriticConfig(learning_rate=1e308, optimiser="sgd", normalise_advantages=False,

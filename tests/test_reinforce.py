@@ -62,13 +62,18 @@ def _numbers(result):
     return [{k: v for k, v in row.items() if k not in ("wall_time", "cpu_time", "theta")} for row in result.history]
 
 
-def test_same_seed_same_run_number_for_number():
-    cfg = ReinforceConfig(max_iterations=4, batch_episodes=6, progress=False, seed=pgbook.book_seed())
-    a, b = train(cfg), train(cfg)
+@pytest.mark.parametrize("trainer", ["reinforce", "actor_critic", "ppo", "natural"])
+def test_same_seed_same_run_number_for_number(trainer):
+    """Every gymnasium trainer of the book: the same seed gives the same run, another seed another."""
+    import importlib
+    train_with = importlib.import_module(f"pgbook.{trainer}").train
+    settings = dict(max_iterations=4, batch_episodes=6, progress=False, seed=pgbook.book_seed())
+    a, b = train_with(**settings), train_with(**settings)
     assert _numbers(a) == _numbers(b)
     np.testing.assert_array_equal(a.theta, b.theta)
-    c = train(cfg.replace(seed=cfg.seed + 1))
+    c = train_with(**{**settings, "seed": settings["seed"] + 1})
     assert _numbers(c) != _numbers(a)
+    assert not np.array_equal(a.theta, c.theta)
 
 
 def test_same_seed_same_run_mlp_and_sync_vector_env():
