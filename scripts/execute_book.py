@@ -13,6 +13,7 @@ without this script.  With another execution mode than ``cache`` the script does
 
     python scripts/execute_book.py            # as many chapters at once as there are cores
     python scripts/execute_book.py --jobs 1   # one at a time
+    python scripts/execute_book.py --path-output /tmp/b   # for jupyter-book build --path-output /tmp/b
 
 It prints, per chapter, when it finished, its own execution time and whether it succeeded.
 """
@@ -49,6 +50,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="chapters executed at once (default: the number of cores)")
+    parser.add_argument("--path-output", default=str(ROOT),
+                        help="the folder given to jupyter-book build --path-output (default: the repository); "
+                             "the cache is its _build/.jupyter_cache")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
@@ -59,7 +63,7 @@ def main(argv=None) -> int:
     from jupyter_cache import get_cache  # here, so that --help works without it
     from jupyter_cache.executors.basic import ExecutionWorkerLocalMProc, ProcessData
 
-    cache = get_cache(ROOT / "_build" / ".jupyter_cache")
+    cache = get_cache(Path(args.path_output) / "_build" / ".jupyter_cache")
     records = [cache.add_nb_to_project(str(path)) for path in toc_notebooks()]
     todo = [r for r in records if cache.get_cached_project_nb(r.pk) is None]
     if not todo:
