@@ -221,7 +221,7 @@ class TrainingPanel:
         if max_env_steps is None:
             max_env_steps = ENV_DEFAULTS.get(base.env_id, {}).get("max_env_steps", 200_000)
         style = {"description_width": "9em"}
-        layout = W.Layout(width="22em")
+        layout = W.Layout(width="22em", max_width="100%")  # narrower on a phone-width screen
         baselines = [(BASELINE_NAMES[b].replace(" baseline", ""), b) for b in BASELINES]
         self.controls = {
             "trainer": W.Dropdown(options=list(TRAINERS), value=trainer, description="trainer", style=style,
@@ -308,9 +308,9 @@ class TrainingPanel:
 
         c = self.controls
         left = W.VBox([c["trainer"], c["env_id"], c["policy"], c["learning_rate"], c["optimiser"], c["gamma"],
-                       c["batch_episodes"], c["max_env_steps"]])
+                       c["batch_episodes"], c["max_env_steps"]], layout=W.Layout(max_width="100%"))
         right = W.VBox([c["baseline"], c["seed"], c["reward_to_go"], c["discount_weighting"],
-                        c["normalise_returns"], c["stop_at_target"]])
+                        c["normalise_returns"], c["stop_at_target"]], layout=W.Layout(max_width="100%"))
         def row(*children):  # on a narrow screen a row wraps: the second column goes under the first
             return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap"))
 
