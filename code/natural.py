@@ -15,10 +15,10 @@ expected KL divergence between two policies is
 
 .. math::
 
-   \bar D(\theta, \theta') = \sum_s d^{\pi_\theta}(s)\,
-   \mathrm{KL}\big(\pi_\theta(\cdot\mid s)\,\|\,\pi_{\theta'}(\cdot\mid s)\big)
-   = \tfrac12\, \Delta\theta^\top F(\theta)\, \Delta\theta + O(\|\Delta\theta\|^3),
-   \quad \Delta\theta = \theta' - \theta.
+   \bar D(\theta, \theta') &= \sum_s d^{\pi_\theta}(s)\,
+   \mathrm{KL}\big(\pi_\theta(\cdot\mid s)\,\|\,\pi_{\theta'}(\cdot\mid s)\big) \\
+   &= \tfrac12\, \Delta\theta^\top F(\theta)\, \Delta\theta + O(\|\Delta\theta\|^3),
+   \qquad \Delta\theta = \theta' - \theta.
 
 The natural gradient is :math:`F^{+}\nabla J` (:func:`natural_gradient`; the pseudo-inverse,
 since a softmax policy's :math:`F` is singular), and :func:`conjugate_gradient` solves

@@ -221,7 +221,7 @@ class TrainingPanel:
         if max_env_steps is None:
             max_env_steps = ENV_DEFAULTS.get(base.env_id, {}).get("max_env_steps", 200_000)
         style = {"description_width": "9em"}
-        layout = W.Layout(width="22em", max_width="100%")  # narrower on a phone-width screen
+        layout = W.Layout(width="22em", max_width="calc(100% - 4px)")  # narrower on a phone (4px: its margins)
         baselines = [(BASELINE_NAMES[b].replace(" baseline", ""), b) for b in BASELINES]
         self.controls = {
             "trainer": W.Dropdown(options=list(TRAINERS), value=trainer, description="trainer", style=style,
