@@ -54,11 +54,12 @@ from typing import Callable, ClassVar
 
 import numpy as np
 
-from ._validate import NonFiniteError, check_bool, check_choice, check_gamma, check_nonnegative, check_positive_int
+from ._validate import (ArgumentTypeError, NonFiniteError, check_bool, check_choice, check_finite, check_gamma,
+                        check_nonnegative, check_policy_theta, check_positive_int, check_real_array)
 from .baselines import fit_linear_value, linear_value
 from .episodes import Episodes
 from .estimators import policy_gradient_samples, psi, step_scores
-from .policies import log_softmax
+from .policies import LinearSoftmax, log_softmax
 from .reinforce import (Learner as ReinforceLearner, TrainResult, normalised,
                         RunConfig, policy_spread, run_learner)
 from .signals import gae, value_residuals
@@ -178,7 +179,13 @@ def entropy_gradient(policy, theta, states) -> np.ndarray:
     observations ``states`` (N, d), for a :class:`pgbook.policies.LinearSoftmax`:
     :math:`\\partial H/\\partial z_k = -p_k(\\log p_k + H)` at the logits :math:`z`, chained
     through :math:`z = [x, 1]\\,\\theta`.  Used for the entropy bonus of the actor-critic and PPO."""
-    x = np.asarray(states, dtype=float)
+    if not isinstance(policy, LinearSoftmax):
+        raise ArgumentTypeError(f"policy must be a LinearSoftmax (the entropy gradient is written for it), "
+                                f"got {type(policy).__name__}")
+    theta = check_policy_theta(policy, theta, ("logits",))
+    x = check_finite(check_real_array(states, "states"), "states")
+    if x.ndim != 2 or x.shape[1] != policy.obs_dim:
+        raise ValueError(f"states must have shape (N, {policy.obs_dim}), got {x.shape}")
     log_p = log_softmax(policy.logits(theta, x))
     p = np.exp(log_p)
     H = -(p * log_p).sum(axis=-1, keepdims=True)

@@ -92,10 +92,8 @@ def expected_kl(mdp, policy, theta, theta_new) -> float:
     discounted visitation of the first.  0 when the two policies agree; for a small step
     :math:`\\Delta\\theta` it is :math:`\\tfrac12\\Delta\\theta^\\top F\\Delta\\theta` to second order (:func:`fisher_exact`)."""
     mdp = check_mdp(mdp)
-    theta = check_policy_theta(policy, theta)
+    theta = check_policy_theta(policy, theta, ("logits",))
     theta_new = _theta_arg(policy, theta_new, "theta_new")
-    if theta_new.shape != theta.shape:
-        raise ValueError(f"theta_new must have the shape of theta, {theta.shape}; got {theta_new.shape}")
     states = np.arange(mdp.n_states)
     log_p = log_softmax(np.asarray(policy.logits(theta, states), dtype=float))
     log_q = log_softmax(np.asarray(policy.logits(theta_new, states), dtype=float))
@@ -149,8 +147,8 @@ def conjugate_gradient(matvec: Callable[[np.ndarray], np.ndarray], b, iterations
         if Fp.shape != b.shape:
             raise ValueError(f"matvec must return an array of shape {shape} (that of b), got {Fp.size} entries")
         if not np.all(np.isfinite(Fp)):
-            raise ValueError(f"matvec must return finite values, got {int(np.sum(~np.isfinite(Fp)))} NaN or "
-                             f"infinite entries of {Fp.size}")
+            raise NonFiniteError(f"matvec must return finite values, got {int(np.sum(~np.isfinite(Fp)))} NaN "
+                                 f"or infinite entries of {Fp.size}")
         curvature = p @ Fp
         if curvature <= 0:  # p lies in F's null space: no further progress along it
             break
@@ -281,7 +279,6 @@ def exact_ascent(mdp, theta0, step: float, iterations: int, natural: bool = Fals
     iterations = check_positive_int(iterations, "iterations")
     check_bool(natural, "natural")
     J = np.empty(iterations + 1)
-    policy = TabularSoftmax(mdp.n_states, mdp.n_actions)
     J[0] = stationary_J(mdp, policy, theta)
     for i in range(1, iterations + 1):
         direction = softmax_natural_gradient(mdp, theta) if natural else grad_J_theorem(mdp, policy, theta)
@@ -374,7 +371,7 @@ class NaturalLearner(Learner):
                 grad = samples.mean(axis=0)
                 step, x = self.natural_step(score, grad, mask) if np.all(np.isfinite(grad)) else (grad, grad)
                 spread = policy_spread(policy, theta, episodes)
-        except (NonFiniteError, ValueError):  # non-finite logits or Fisher-vector products
+        except NonFiniteError:  # non-finite logits, scores or Fisher-vector products
             samples = step = np.array([np.nan])
         if not np.all(np.isfinite(samples)):
             self.diverge("the gradient", iteration)

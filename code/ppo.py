@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._validate import NonFiniteError, check_bool, check_positive, check_positive_int
+from ._validate import NonFiniteError, check_positive, check_positive_int
 from .actor_critic import ActorCriticConfig, ActorCriticLearner, CriticBatch, entropy_gradient
 from .estimators import policy_gradient_samples, step_scores
 from .reinforce import TrainResult, run_learner
@@ -101,7 +101,6 @@ class PPOConfig(ActorCriticConfig):
         check_positive_int(self.minibatches, "minibatches")
         if self.target_kl is not None:
             check_positive(self.target_kl, "target_kl")
-        check_bool(self.normalise_advantages, "normalise_advantages")
         return self
 
     def trainer(self) -> Callable:

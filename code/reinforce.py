@@ -247,6 +247,9 @@ class ReinforceConfig(RunConfig):
 def make_policy(config: ReinforceConfig, obs_space, action_space):
     """The policy object for these spaces: LinearSoftmax, MLPSoftmax or LinearGaussian."""
     dim = obs_dim(obs_space)
+    if config.needs_discrete_actions and not isinstance(action_space, spaces.Discrete):
+        raise ValueError(f"{type(config).__name__} needs a Discrete action space (its trainer uses a softmax "
+                         f"policy); {config.env_id} has {action_space!r}")
     if isinstance(action_space, spaces.Discrete):
         if config.policy == "mlp":
             return MLPSoftmax(dim, int(action_space.n), config.hidden)
@@ -543,9 +546,6 @@ def run_learner(config: RunConfig, callback: Callable[[dict], bool | None] | Non
     learner = None
     try:
         policy = make_policy(config, envs.single_observation_space, envs.single_action_space)
-        if config.needs_discrete_actions and not hasattr(policy, "logits"):
-            raise ValueError(f"the {name} trainer needs a Discrete action space; {config.env_id} has "
-                             f"{envs.single_action_space!r}")
         learner = config.learner(policy, rng, episode_cap(envs, config.max_episode_steps))
         if config.progress is None or config.progress:
             from tqdm.auto import tqdm

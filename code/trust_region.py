@@ -106,9 +106,8 @@ def along_line(mdp, policy, theta_old, direction, steps) -> dict:
     J, sur, kl = [], [], []
     for t in ts:                                    # one exact solve per point of the line
         theta = theta_old + t * u
-        pi = policy_table(mdp, policy, theta)
-        J.append(float(mdp.mu0 @ discounted_values(mdp, pi)[0]))
-        sur.append(J_old + float(np.sum(d[:, None] * pi * A)))
+        J.append(stationary_J(mdp, policy, theta))
+        sur.append(J_old + float(np.sum(d[:, None] * policy_table(mdp, policy, theta) * A)))
         kl.append(expected_kl(mdp, policy, theta_old, theta))
     return {"steps": ts, "J": np.array(J), "surrogate": np.array(sur), "kl": np.array(kl)}
 

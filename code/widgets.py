@@ -27,6 +27,7 @@ once (the button stays down), and the run starts when that cell has finished.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import threading
@@ -42,6 +43,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from . import plotting
+from ._validate import ArgumentTypeError
 from .actor_critic import ActorCriticConfig
 from .ppo import PPOConfig
 from .reinforce import BASELINES, OPTIMISERS, ReinforceConfig, RunConfig, train
@@ -100,6 +102,9 @@ def estimator_label(config: RunConfig) -> str:
         return f"PPO, GAE $\\lambda$ = {config.lam:g}, $\\xi$ = {config.clip_range:g}"
     if isinstance(config, ActorCriticConfig):
         return f"actor-critic, GAE $\\lambda$ = {config.lam:g}"
+    if not isinstance(config, ReinforceConfig):
+        raise ArgumentTypeError(f"config must be a ReinforceConfig, ActorCriticConfig or PPOConfig, "
+                                f"got {type(config).__name__}")
     psi = "G_t" if config.reward_to_go else r"R(\tau)"
     weight = psi if config.baseline == "none" else f"{psi} - b"
     if config.reward_to_go and config.discount_weighting:
@@ -205,7 +210,7 @@ class TrainingPanel:
         base = (config or ReinforceConfig()).validate()
         trainer = next((name for name, cls in TRAINERS.items() if type(base) is cls), None)
         if trainer is None:
-            raise ValueError(f"config must be one of {', '.join(c.__name__ for c in TRAINERS.values())}, "
+            raise ArgumentTypeError(f"config must be one of {', '.join(c.__name__ for c in TRAINERS.values())}, "
                              f"got {type(base).__name__}")
         self._base = base
         reinforce = base if isinstance(base, ReinforceConfig) else ReinforceConfig()
@@ -356,7 +361,12 @@ class TrainingPanel:
         chosen trainer, whose own fields keep the starting config's values or their defaults."""
         c = self.controls
         cls = TRAINERS[c["trainer"].value]
-        base = self._base if type(self._base) is cls else cls(max_seconds=self._base.max_seconds)
+        if type(self._base) is cls:
+            base = self._base
+        else:  # another trainer: the shared settings the controls do not show come from the starting config
+            shared = {f.name: getattr(self._base, f.name) for f in dataclasses.fields(RunConfig)
+                      if f.name != "batch_episodes"}
+            base = cls(**shared)
         general = dict(
             env_id=c["env_id"].value, policy=c["policy"].value, learning_rate=float(c["learning_rate"].value),
             optimiser=c["optimiser"].value, gamma=float(c["gamma"].value),

@@ -218,5 +218,21 @@ def test_a_batch_with_one_different_episode_still_steps():
 
 
 def test_a_box_action_space_is_refused_with_its_name():
-    with pytest.raises(ValueError, match="actor-critic trainer needs a Discrete action space"):
+    with pytest.raises(ValueError, match="ActorCriticConfig needs a Discrete action space"):
         train(env_id="pgbook/LinearQuadratic-v0", **TINY)
+
+
+def test_train_many_refuses_a_box_action_space_too():
+    from pgbook.experiments import train_many
+    with pytest.raises(ValueError, match="ActorCriticConfig needs a Discrete action space"):
+        train_many(ActorCriticConfig(env_id="pgbook/LinearQuadratic-v0", **TINY), seeds=(0, 1))
+
+
+@pytest.mark.parametrize("states, match", [("abc", "states"), (np.zeros((3, 2)), r"states must have shape \(N, 4\)"),
+                                           (np.full((3, 4), np.nan), "states")])
+def test_entropy_gradient_names_bad_input(states, match):
+    from pgbook.actor_critic import entropy_gradient
+    from pgbook.policies import LinearSoftmax
+    policy = LinearSoftmax(4, 2)
+    with pytest.raises(ValueError, match=match):
+        entropy_gradient(policy, np.zeros(policy.theta_shape), states)

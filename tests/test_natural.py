@@ -278,3 +278,9 @@ def test_time_to_solve_and_train_many_accept_a_natural_config():
     assert out["solved"] is False and out["iterations"] == 2
     runs = train_many(configs=[NaturalConfig(seed=0, **TINY), ReinforceConfig(seed=0, **TINY)])
     assert "step_norm" in runs[0].history[0] and "step_norm" not in runs[1].history[0]
+
+
+def test_conjugate_gradient_reports_a_non_finite_product_as_non_finite():
+    from pgbook._validate import NonFiniteError
+    with pytest.raises(NonFiniteError, match="matvec must return finite values"):
+        conjugate_gradient(lambda v: v * np.nan, np.ones(3))

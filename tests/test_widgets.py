@@ -365,3 +365,20 @@ def test_the_trainer_dropdown_runs_ppo_and_the_actor_critic():
     assert not panel.controls["baseline"].disabled
     assert type(panel.config()) is ReinforceConfig
     assert panel.config().learning_rate == ENV_DEFAULTS["CartPole-v1"]["learning_rate"]
+
+
+def test_switching_trainer_keeps_the_starting_configs_hidden_settings():
+    from pgbook.ppo import PPOConfig
+    panel = TrainingPanel(config=ReinforceConfig(max_episode_steps=200, hidden=32, init_scale=0.1))
+    panel.controls["trainer"].value = "PPO"
+    config = panel.config()
+    assert isinstance(config, PPOConfig)
+    assert (config.max_episode_steps, config.hidden, config.init_scale) == (200, 32, 0.1)
+
+
+def test_a_config_of_another_trainer_is_refused_by_type():
+    from pgbook.natural import NaturalConfig
+    with pytest.raises(TypeError, match="config must be one of"):
+        TrainingPanel(config=NaturalConfig())
+    with pytest.raises(TypeError, match="config must be a ReinforceConfig"):
+        estimator_label(NaturalConfig())
